@@ -1,0 +1,152 @@
+# Makefile -- a thin wrapper over Meson + Ninja (STYLE §46); Meson is the real build.
+#
+#   make               configure build/ if needed and build build/larder
+#   make deps          apt-install everything needed to build and test (root, Debian 12)
+#   make quickstart    deps, build, then scripts/quickstart.sh on examples/driver_ranking
+#   make test          deps, ASan+UBSan build in build-asan/, every meson test (unit,
+#                      integration, fuzz corpus replays), then the "N passed, N failed" line
+#   make format        clang-format -i every .c/.h     make format-check   the CI check
+#   make checksrc      house lint + header self-containment (scripts/checksrc)
+#   make fuzz          clang libFuzzer build in build-fuzz/, each target for FUZZ_SECONDS
+#   make bench         bench/run.sh, when there is one
+#   make clean         remove the build directories (fuzz crash artifacts are kept)
+#
+# One build directory per flavour: build/ (plain), build-asan/, build-fuzz/. Each is
+# configured once; afterwards ninja re-runs meson by itself when a meson.build changes.
+# `make test` never stops at the first failing test: test-run runs everything, then
+# scripts/test-summary reads build-asan/meson-logs/testlog.json and sets the exit status.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.SUFFIXES:
+
+MESON ?= meson
+CLANG_FORMAT ?= clang-format
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+# Extra arguments for scripts/test-summary (.ci/run passes --check NAME=pass|fail).
+SUMMARY_ARGS ?=
+
+APT_PACKAGES := build-essential meson ninja-build pkg-config libyaml-dev libjansson-dev \
+	libsqlite3-dev clang libclang-rt-14-dev clang-format python3 sqlite3
+
+SRC_DIRS := src include tests fuzz bench
+SRC_FILES = $(shell find $(SRC_DIRS) -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | LC_ALL=C sort)
+FUZZ_TARGETS = $(patsubst fuzz/%/,%,$(dir $(wildcard fuzz/*/fuzz_*.c)))
+
+SAN_ENV := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
+# A directory that meson set up before (maybe half-way) is re-set up with --reconfigure.
+CONFIGURED = $(if $(wildcard $(1)/meson-private/coredata.dat),--reconfigure)
+
+.PHONY: all deps quickstart test test-run format format-check checksrc fuzz bench clean help
+
+# ---- build ------------------------------------------------------------------------------
+
+# By target name and type (liblarder is also called 'larder'), wherever src/ defines it.
+all: $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD) larder:executable
+	@# The executable is defined in src/meson.build, so Meson puts it in build/src/;
+	@# offer it as build/larder unless a real file already sits there.
+	@if [ -e $(BUILD)/src/larder ] && [ ! -e $(BUILD)/larder -o -L $(BUILD)/larder ]; then \
+		ln -sfn src/larder $(BUILD)/larder; fi
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(call CONFIGURED,$(BUILD)) $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	$(MESON) setup $(call CONFIGURED,$(ASAN_BUILD)) $(ASAN_BUILD) \
+		-Db_sanitize=address,undefined -Db_lundef=false
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang $(MESON) setup $(call CONFIGURED,$(FUZZ_BUILD)) $(FUZZ_BUILD) -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=all'
+
+# ---- dependencies -----------------------------------------------------------------------
+# Skips apt entirely when dpkg says every package is installed (fast, works offline).
+# apt-get update runs only when the package lists are empty or an install attempt fails.
+
+deps:
+	@missing=; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -qx 'install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(APT_PACKAGES)) packages installed"; exit 0; fi; \
+	echo "deps: missing:$$missing"; \
+	sudo=; if [ "$$(id -u)" -ne 0 ]; then \
+		if command -v sudo >/dev/null; then sudo=sudo; \
+		else echo "deps: run as root to install:$$missing" >&2; exit 1; fi; \
+	fi; \
+	apt="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	install="$$apt install -y --no-install-recommends $(APT_PACKAGES)"; \
+	if ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 && $$install; then exit 0; fi; \
+	$$apt update && $$install
+
+# ---- quickstart -------------------------------------------------------------------------
+
+quickstart: deps
+	$(MAKE) --no-print-directory all
+	scripts/quickstart.sh
+
+# ---- tests ------------------------------------------------------------------------------
+
+test: test-run
+	@scripts/test-summary $(ASAN_BUILD) $(SUMMARY_ARGS)
+
+# Builds and runs every test; never fails because a test failed (test-summary decides).
+# The stale testlog.json goes first, so a build failure cannot report old results.
+test-run: deps
+	@rm -f $(ASAN_BUILD)/meson-logs/testlog.json
+	@[ -f $(ASAN_BUILD)/build.ninja ] || $(MAKE) --no-print-directory $(ASAN_BUILD)/build.ninja \
+		|| echo "test: meson setup $(ASAN_BUILD) failed"
+	@if [ -f $(ASAN_BUILD)/build.ninja ]; then \
+		echo "$(SAN_ENV) $(MESON) test -C $(ASAN_BUILD) --print-errorlogs"; \
+		$(SAN_ENV) $(MESON) test -C $(ASAN_BUILD) --print-errorlogs \
+			|| echo "test: meson test exited with status $$?"; \
+	fi
+
+# ---- style ------------------------------------------------------------------------------
+
+format:
+	@files="$(SRC_FILES)"; [ -z "$$files" ] || $(CLANG_FORMAT) -i $$files
+
+format-check:
+	@files="$(SRC_FILES)"; [ -z "$$files" ] || $(CLANG_FORMAT) --dry-run --Werror $$files
+	@echo "format-check: $(words $(SRC_FILES)) file(s) clean"
+
+checksrc:
+	@scripts/checksrc
+
+# ---- fuzzing ----------------------------------------------------------------------------
+# New inputs go to $(FUZZ_BUILD)/corpus/<target> (the seed corpus in the tree stays as
+# committed); crashes land in fuzz/<target>/crash-* (gitignored): copy a fixed one into
+# fuzz/<target>/corpus/ so the replay keeps it fixed.
+
+fuzz: deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || $(MAKE) --no-print-directory $(FUZZ_BUILD)/build.ninja
+	$(MESON) compile -C $(FUZZ_BUILD) $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@failed=; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+		dict=; [ -f fuzz/$$t/$$t.dict ] && dict=-dict=fuzz/$$t/$$t.dict; \
+		cmd="$(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=fuzz/$$t/ $$dict \
+			$(FUZZ_BUILD)/corpus/$$t fuzz/$$t/corpus"; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; echo $$cmd; \
+		$(SAN_ENV) $$cmd || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (reproducers: fuzz/<target>/crash-*, leak-*, timeout-*)"; exit 1; fi; \
+	echo "fuzz: $(FUZZ_TARGETS) ran clean for $(FUZZ_SECONDS)s each"
+
+# ---- benchmarks, cleaning ---------------------------------------------------------------
+
+bench:
+	@if [ -f bench/run.sh ]; then $(MAKE) --no-print-directory all && bash bench/run.sh; \
+	else echo "no benchmarks yet"; fi
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+help:
+	@sed -n '3,13s/^# \{0,1\}//p' Makefile

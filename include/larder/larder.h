@@ -1,0 +1,301 @@
+/*
+ * larder.h -- the public C API of liblarder.
+ *
+ * Larder is a feature store: a repository of YAML definitions (entities, data sources,
+ * feature views, feature services) is validated, diffed against a versioned registry and
+ * applied to it; later modules serve and join features through the same handle.
+ *
+ * Conventions used throughout:
+ *   - Fallible functions return ldr_code and take `ldr_err *err` last (err may be NULL).
+ *     Constructors return a pointer, or NULL with err filled in.
+ *   - Timestamps are int64 microseconds since the UTC epoch (ldr_ts).
+ *   - Objects returned by ldr_store_* accessors are borrowed from an immutable registry
+ *     snapshot: valid until the snapshot is released (ldr_snapshot_unref) or, for the
+ *     store's own current snapshot, until ldr_store_close / ldr_store_refresh.
+ *   - Thread-safety: an ldr_store handle is used by one thread at a time; snapshots are
+ *     immutable and may be shared across threads once referenced.
+ */
+#ifndef LDR_LARDER_H
+#define LDR_LARDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LDR_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define LDR_MUST_USE          __attribute__((warn_unused_result))
+#define LDR_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define LDR_MUST_USE
+#define LDR_PRINTF(fmt, args)
+#endif
+
+/* ---- Errors -------------------------------------------------------------------------- */
+
+/** Error codes. Stable: the CLI maps them to exit codes and the HTTP edge to statuses. */
+typedef enum ldr_code {
+    LDR_OK = 0,
+    LDR_ENOMEM,    /**< out of memory (only where a size came from outside) */
+    LDR_EINVAL,    /**< invalid argument or input */
+    LDR_EIO,       /**< operating-system I/O failure; sys_errno is set */
+    LDR_ENOTFOUND, /**< a named object or file does not exist */
+    LDR_ECORRUPT,  /**< stored or supplied bytes are malformed */
+    LDR_ELIMIT,    /**< a size or count exceeds a configured limit */
+    LDR_EBACKEND,  /**< a backend (SQLite, Redis, ...) reported a failure */
+    LDR_EBUSY,     /**< the resource is locked by someone else */
+    LDR_ECONFIG,   /**< the feature repository or its configuration is invalid */
+    LDR_EUNSUPPORTED, /**< a valid request for something Larder does not do (yet) */
+    LDR_CODE_COUNT
+} ldr_code;
+
+/** The one error type: a code, the errno that caused it (0 if none) and a message with
+ * context. Filling it never allocates. */
+typedef struct ldr_err {
+    ldr_code code;
+    int sys_errno;
+    char msg[256];
+} ldr_err;
+
+/** Returns a static, lower-case name for a code ("invalid argument"); never free. */
+const char *ldr_code_name(ldr_code code);
+
+/* ---- Time ---------------------------------------------------------------------------- */
+
+/** Microseconds since 1970-01-01T00:00:00Z. */
+typedef int64_t ldr_ts;
+/** A duration in microseconds; 0 means "unbounded" where a TTL is meant. */
+typedef int64_t ldr_duration;
+
+#define LDR_TS_NONE INT64_MIN /**< "no timestamp" marker */
+
+/* ---- Value types --------------------------------------------------------------------- */
+
+/** Value types, numbered as Feast's ValueType enum so they travel unchanged on the wire.
+ * LDR_TYPE_LIST_OFFSET added to a scalar gives its Array(...) type. */
+typedef enum ldr_type {
+    LDR_TYPE_INVALID = 0,
+    LDR_TYPE_BYTES = 1,
+    LDR_TYPE_STRING = 2,
+    LDR_TYPE_INT32 = 3,
+    LDR_TYPE_INT64 = 4,
+    LDR_TYPE_FLOAT64 = 5, /* Feast DOUBLE */
+    LDR_TYPE_FLOAT32 = 6, /* Feast FLOAT */
+    LDR_TYPE_BOOL = 7,
+    LDR_TYPE_UNIX_TIMESTAMP = 8,
+    LDR_TYPE_BYTES_LIST = 11,
+    LDR_TYPE_STRING_LIST = 12,
+    LDR_TYPE_INT32_LIST = 13,
+    LDR_TYPE_INT64_LIST = 14,
+    LDR_TYPE_FLOAT64_LIST = 15,
+    LDR_TYPE_FLOAT32_LIST = 16,
+    LDR_TYPE_BOOL_LIST = 17,
+    LDR_TYPE_UNIX_TIMESTAMP_LIST = 18,
+} ldr_type;
+
+#define LDR_TYPE_LIST_OFFSET 10
+
+/* ---- Registry objects ---------------------------------------------------------------- */
+/* Plain read-only data, borrowed from a snapshot. Strings are NUL-terminated and never
+ * NULL (an absent optional string is ""). */
+
+/** A source location in a definition file (line and column are 1-based; 0 = unknown). */
+typedef struct ldr_loc {
+    const char *file;
+    uint32_t line;
+    uint32_t col;
+} ldr_loc;
+
+typedef struct ldr_kv {
+    const char *key;
+    const char *value;
+} ldr_kv;
+
+typedef struct ldr_kvs {
+    const ldr_kv *items; /* sorted by key */
+    size_t n;
+} ldr_kvs;
+
+typedef struct ldr_field {
+    const char *name;
+    ldr_type type;
+    const char *description;
+    ldr_kvs tags;
+} ldr_field;
+
+typedef struct ldr_entity {
+    const char *name;
+    const char *join_key;
+    ldr_type value_type; /* LDR_TYPE_INVALID when not declared */
+    const char *description;
+    const char *owner;
+    ldr_kvs tags;
+    ldr_loc loc;
+} ldr_entity;
+
+typedef enum ldr_source_kind {
+    LDR_SOURCE_FILE = 1,
+    LDR_SOURCE_PUSH,
+    LDR_SOURCE_REQUEST,
+} ldr_source_kind;
+
+typedef enum ldr_file_format {
+    LDR_FORMAT_PARQUET = 1,
+    LDR_FORMAT_CSV,
+} ldr_file_format;
+
+typedef struct ldr_source {
+    const char *name;
+    ldr_source_kind kind;
+    /* file sources */
+    const char *path; /* as written, relative to the repository */
+    ldr_file_format format;
+    const char *timestamp_field;
+    const char *created_timestamp_column; /* "" when absent */
+    ldr_kvs field_mapping;                /* source column -> view column */
+    /* push sources */
+    const char *batch_source;
+    /* request sources */
+    const ldr_field *schema;
+    size_t n_schema;
+    const char *description;
+    const char *owner;
+    ldr_kvs tags;
+    ldr_loc loc;
+} ldr_source;
+
+typedef struct ldr_view {
+    const char *name;
+    const char *const *entities; /* entity names, as declared */
+    size_t n_entities;
+    ldr_duration ttl; /* 0 = unbounded */
+    const char *source;
+    const ldr_field *schema; /* as declared: features and (optionally) entity columns */
+    size_t n_schema;
+    bool online;
+    bool offline;
+    const char *description;
+    const char *owner;
+    ldr_kvs tags;
+    ldr_loc loc;
+} ldr_view;
+
+typedef struct ldr_projection {
+    const char *view;
+    const char *const *features; /* NULL with n_features 0 means "every feature" */
+    size_t n_features;
+    const char *alias;        /* "" when none */
+    ldr_kvs join_key_map;     /* view join key -> request column */
+} ldr_projection;
+
+typedef struct ldr_service {
+    const char *name;
+    const ldr_projection *projections;
+    size_t n_projections;
+    const char *description;
+    const char *owner;
+    ldr_kvs tags;
+    ldr_loc loc;
+} ldr_service;
+
+/* ---- Store handle -------------------------------------------------------------------- */
+
+typedef struct ldr_store ldr_store;
+typedef struct ldr_snapshot ldr_snapshot;
+
+typedef struct ldr_store_opts {
+    /** Milliseconds to wait for a registry lock held by another writer. */
+    int busy_timeout_ms;
+} ldr_store_opts;
+
+/** Returns the default options. */
+ldr_store_opts ldr_store_opts_default(void);
+
+/**
+ * Opens the feature repository in `repo_dir` (reads feature_store.yaml, opens the
+ * registry it names, creating it if absent, and loads the current registry snapshot).
+ * Definition files are not read here: see ldr_store_plan / ldr_store_apply.
+ * Returns: caller owns; free with ldr_store_close. NULL with err set on failure.
+ */
+ldr_store *ldr_store_open(const char *repo_dir, const ldr_store_opts *opts, ldr_err *err);
+
+/** Closes the store and releases its snapshot reference. NULL is a no-op. */
+void ldr_store_close(ldr_store *store);
+
+/** The project name from feature_store.yaml. Borrowed; valid until ldr_store_close. */
+const char *ldr_store_project(const ldr_store *store);
+
+/** Reloads the registry snapshot if the registry changed. */
+LDR_MUST_USE ldr_code ldr_store_refresh(ldr_store *store, ldr_err *err);
+
+/** The current snapshot, with a new reference. Caller releases it with ldr_snapshot_unref. */
+ldr_snapshot *ldr_store_snapshot(ldr_store *store);
+
+/** Takes another reference to a snapshot; thread-safe. */
+ldr_snapshot *ldr_snapshot_ref(ldr_snapshot *snap);
+/** Drops a reference; the last one frees the snapshot. NULL is a no-op. Thread-safe. */
+void ldr_snapshot_unref(ldr_snapshot *snap);
+
+/** Registry version number the snapshot was read at (0 = empty registry). */
+int64_t ldr_snapshot_version(const ldr_snapshot *snap);
+
+/* Object lookup in a snapshot. Arrays are sorted by name. All pointers are borrowed from
+ * the snapshot. `find` returns NULL when no object has that name. */
+const ldr_entity *ldr_snapshot_entities(const ldr_snapshot *snap, size_t *out_n);
+const ldr_source *ldr_snapshot_sources(const ldr_snapshot *snap, size_t *out_n);
+const ldr_view *ldr_snapshot_views(const ldr_snapshot *snap, size_t *out_n);
+const ldr_service *ldr_snapshot_services(const ldr_snapshot *snap, size_t *out_n);
+const ldr_entity *ldr_snapshot_find_entity(const ldr_snapshot *snap, const char *name);
+const ldr_source *ldr_snapshot_find_source(const ldr_snapshot *snap, const char *name);
+const ldr_view *ldr_snapshot_find_view(const ldr_snapshot *snap, const char *name);
+const ldr_service *ldr_snapshot_find_service(const ldr_snapshot *snap, const char *name);
+
+/* ---- Plan / apply -------------------------------------------------------------------- */
+
+/** The difference between the repository's definitions and the registry. Opaque. */
+typedef struct ldr_plan ldr_plan;
+
+/**
+ * Reads and validates the repository's definition files and diffs them against the
+ * registry. On validation failure returns LDR_ECONFIG; every problem found is available
+ * through ldr_store_diagnostics (err holds the first one).
+ * Returns: *out_plan is caller-owned; free with ldr_plan_free.
+ */
+LDR_MUST_USE ldr_code ldr_store_plan(ldr_store *store, ldr_plan **out_plan, ldr_err *err);
+
+/**
+ * Validates, diffs and applies the repository to the registry in one transaction,
+ * creating a new registry version when something changed and calling the infra hook
+ * for added and removed views. *out_plan (optional) receives what was applied.
+ */
+LDR_MUST_USE ldr_code ldr_store_apply(ldr_store *store, ldr_plan **out_plan, ldr_err *err);
+
+/** Removes the project's infrastructure and every registry row of the project. */
+LDR_MUST_USE ldr_code ldr_store_teardown(ldr_store *store, ldr_err *err);
+
+/** Number of validation messages of the last plan/apply, and message i
+ * ("file:line:column: message"). Borrowed; valid until the next plan/apply/close. */
+size_t ldr_store_diagnostics_count(const ldr_store *store);
+const char *ldr_store_diagnostic(const ldr_store *store, size_t i);
+
+/** Counts of objects to add, change and remove. */
+void ldr_plan_counts(const ldr_plan *plan, size_t *out_add, size_t *out_change,
+                     size_t *out_remove);
+/** Registry version the plan was computed against, and the version it created (apply
+ * with changes) or 0. */
+int64_t ldr_plan_base_version(const ldr_plan *plan);
+int64_t ldr_plan_new_version(const ldr_plan *plan);
+/** Human-readable rendering of the plan. Borrowed; valid until ldr_plan_free. */
+const char *ldr_plan_text(const ldr_plan *plan);
+/** Frees a plan. NULL is a no-op. */
+void ldr_plan_free(ldr_plan *plan);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LDR_LARDER_H */
