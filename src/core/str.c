@@ -59,7 +59,7 @@ const char *ldr_did_you_mean(const char *word, const char *const *candidates, si
     size_t best_d = limit + 1;
     for (size_t i = 0; i < n; i++) {
         size_t d = ldr_edit_distance(word, candidates[i], best_d);
-        if (d < best_d) {
+        if (d < best_d && d < len) { /* never suggest a wholesale replacement */
             best_d = d;
             best = candidates[i];
         }

@@ -26,11 +26,12 @@
 #define US_PER_DAY  (SEC_PER_DAY * US_PER_SEC)
 
 /* Longest part of the input quoted in an error message; longer input ends in "...". */
-#define QUOTE_MAX 48
+#define QUOTE_MAX   48
+#define QUOTE_BUFSZ (QUOTE_MAX * 4 + 4)
 
 /* Renders up to QUOTE_MAX bytes of s for an error message: '"', '\\' and non-printable
  * bytes are escaped so the message stays one readable line. Returns out. */
-static const char *quote(const char *s, size_t len, char out[QUOTE_MAX * 4 + 4])
+static const char *quote(const char *s, size_t len, char out[QUOTE_BUFSZ])
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
@@ -155,7 +156,7 @@ static bool fixed_digits(cursor *c, size_t n, unsigned *out)
 
 static ldr_code ts_fail(const cursor *c, ldr_err *err, const char *what)
 {
-    char q[QUOTE_MAX * 4 + 4];
+    char q[QUOTE_BUFSZ];
     return ldr_err_setf(err, LDR_EINVAL, "invalid timestamp \"%s\": %s", quote(c->s, c->len, q),
                         what);
 }
@@ -163,7 +164,7 @@ static ldr_code ts_fail(const cursor *c, ldr_err *err, const char *what)
 static ldr_code ts_range(const cursor *c, ldr_err *err, const char *field, unsigned v, unsigned lo,
                          unsigned hi)
 {
-    char q[QUOTE_MAX * 4 + 4];
+    char q[QUOTE_BUFSZ];
     return ldr_err_setf(err, LDR_EINVAL, "invalid timestamp \"%s\": %s %u out of range %u-%u",
                         quote(c->s, c->len, q), field, v, lo, hi);
 }
@@ -184,7 +185,7 @@ static ldr_code parse_date(cursor *c, ts_fields *f, ldr_err *err)
         return ts_range(c, err, "month", f->month, 1, 12);
     unsigned mdays = days_in_month(f->year, f->month);
     if (f->day < 1 || f->day > mdays) {
-        char q[QUOTE_MAX * 4 + 4];
+        char q[QUOTE_BUFSZ];
         return ldr_err_setf(err, LDR_EINVAL,
                             "invalid timestamp \"%s\": day %u out of range 1-%u for %04u-%02u",
                             quote(c->s, c->len, q), f->day, mdays, f->year, f->month);
@@ -370,14 +371,14 @@ static const duration_unit units[] = {
 
 static ldr_code dur_fail(const char *s, size_t len, ldr_err *err, const char *what)
 {
-    char q[QUOTE_MAX * 4 + 4];
+    char q[QUOTE_BUFSZ];
     return ldr_err_setf(err, LDR_EINVAL, "invalid duration \"%s\": %s", quote(s, len, q), what);
 }
 
 /* Fails because unit u follows unit last (u <= last): repeated or out of order. */
 static ldr_code dur_fail_order(const char *s, size_t len, ldr_err *err, int u, int last)
 {
-    char q[QUOTE_MAX * 4 + 4];
+    char q[QUOTE_BUFSZ];
     if (u == last) {
         return ldr_err_setf(err, LDR_EINVAL,
                             "invalid duration \"%s\": unit \"%s\" is repeated (each unit at "
@@ -403,7 +404,7 @@ static int find_unit(const char *s, size_t len)
 /* Reads one "<digits><unit>" group at c into *out_us and its unit index into *out_unit. */
 static ldr_code parse_group(cursor *c, int64_t *out_us, int *out_unit, ldr_err *err)
 {
-    char q[QUOTE_MAX * 4 + 4];
+    char q[QUOTE_BUFSZ];
     size_t start = c->pos;
     int64_t n = 0;
     bool overflow = false;
@@ -413,7 +414,7 @@ static ldr_code parse_group(cursor *c, int64_t *out_us, int *out_unit, ldr_err *
         n = overflow ? n : n * 10 + digit;
     }
     if (c->pos == start) {
-        char qr[QUOTE_MAX * 4 + 4];
+        char qr[QUOTE_BUFSZ];
         return ldr_err_setf(err, LDR_EINVAL, "invalid duration \"%s\": expected a number at \"%s\"",
                             quote(c->s, c->len, q), quote(c->s + c->pos, c->len - c->pos, qr));
     }
@@ -421,14 +422,14 @@ static ldr_code parse_group(cursor *c, int64_t *out_us, int *out_unit, ldr_err *
     while (c->pos < c->len && is_alpha(c->s[c->pos]))
         c->pos++;
     if (c->pos == ustart) {
-        char qn[QUOTE_MAX * 4 + 4];
+        char qn[QUOTE_BUFSZ];
         return ldr_err_setf(err, LDR_EINVAL,
                             "invalid duration \"%s\": missing unit after \"%s\" " UNITS_HELP,
                             quote(c->s, c->len, q), quote(c->s + start, ustart - start, qn));
     }
     int u = find_unit(c->s + ustart, c->pos - ustart);
     if (u < 0) {
-        char qu[QUOTE_MAX * 4 + 4];
+        char qu[QUOTE_BUFSZ];
         return ldr_err_setf(err, LDR_EINVAL,
                             "invalid duration \"%s\": unknown unit \"%s\" " UNITS_HELP,
                             quote(c->s, c->len, q), quote(c->s + ustart, c->pos - ustart, qu));

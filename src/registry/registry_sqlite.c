@@ -16,8 +16,8 @@
  * The connection runs in WAL mode: readers never block the writer. Writers take the lock
  * with BEGIN IMMEDIATE, so two applies serialize, the loser waiting busy_timeout_ms.
  * Multi-statement reads outside a write transaction run in a deferred BEGIN..ROLLBACK
- * (nothing to commit) so they see one snapshot. One handle per thread (the connection is opened
- * NOMUTEX).
+ * (nothing to commit) so they see one snapshot. One handle per thread: the connection is
+ * opened NOMUTEX.
  */
 #include "registry/registry.h"
 
@@ -217,23 +217,39 @@ static ldr_code ensure_parent_dir(const char *path, ldr_err *err)
     return rc;
 }
 
+/* Switches the file to WAL mode; returns a SQLite result code. The switch needs an
+ * exclusive lock, and SQLite returns SQLITE_BUSY at once, without calling the busy handler,
+ * when another connection is reading at the same moment (it would risk a deadlock). That
+ * happens when several processes open a new registry together, so retry here until the
+ * busy timeout has passed. */
+static int set_wal_mode(const sqlite_reg *r)
+{
+    int src, waited_ms = 0;
+    for (;;) {
+        sqlite3_stmt *st;
+        src = sqlite3_prepare_v2(r->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (src == SQLITE_OK) {
+            while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+            }
+            sqlite3_finalize(st);
+        }
+        if ((src & 0xff) != SQLITE_BUSY || waited_ms >= r->busy_timeout_ms)
+            break;
+        sqlite3_sleep(5);
+        waited_ms += 5;
+    }
+    return src == SQLITE_DONE ? SQLITE_OK : src;
+}
+
 static ldr_code configure(const sqlite_reg *r, ldr_err *err)
 {
-    sqlite3_stmt *st;
-    int src = sqlite3_prepare_v2(r->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-    if (src == SQLITE_OK) {
-        while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        }
-        if (src == SQLITE_DONE)
-            src = SQLITE_OK;
-    }
+    int src = set_wal_mode(r);
     ldr_code rc = LDR_OK;
     if ((src & 0xff) == SQLITE_NOTADB)
         rc = ldr_err_setf(err, LDR_ECORRUPT, "registry %s is not a SQLite database (%s)", r->path,
                           sqlite3_errmsg(r->db));
     else if (src != SQLITE_OK)
         rc = db_error(r, src, "setting WAL journal mode", err);
-    sqlite3_finalize(st);
     if (rc == LDR_OK)
         rc = exec_sql(r, "PRAGMA synchronous=NORMAL", "setting synchronous mode", err);
     if (rc == LDR_OK)

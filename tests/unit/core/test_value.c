@@ -666,7 +666,7 @@ TEST(to_text_scalars)
     CHECK_EQ_STR(text(&v), "-0.0");
     v.u.f64 = 1e20;
     CHECK_EQ_STR(text(&v), "1e+20");
-    v.u.f64 = NAN;
+    v.u.f64 = (double)NAN;
     CHECK_EQ_STR(text(&v), "nan");
     v.type = LDR_TYPE_FLOAT32;
     v.u.f32 = 0.1f;
@@ -747,7 +747,7 @@ TEST(to_text_lists)
         items[i].is_null = false;
     }
     items[0].u.f64 = 0.1;
-    items[1].u.f64 = NAN;
+    items[1].u.f64 = (double)NAN;
     items[2].u.f64 = 3.0;
     items[3].is_null = true;
     list.u.list.n = 4;
@@ -895,10 +895,10 @@ TEST(fmt_double_cases)
     CHECK_EQ_STR(fd(-0.0), "-0.0");
     CHECK_EQ_STR(fd(1e-5), "1e-05");
     CHECK_EQ_STR(fd(9007199254740993.0), "9007199254740992.0");
-    CHECK_EQ_STR(fd(NAN), "nan");
-    CHECK_EQ_STR(fd(-NAN), "nan");
-    CHECK_EQ_STR(fd(INFINITY), "inf");
-    CHECK_EQ_STR(fd(-INFINITY), "-inf");
+    CHECK_EQ_STR(fd((double)NAN), "nan");
+    CHECK_EQ_STR(fd(-(double)NAN), "nan");
+    CHECK_EQ_STR(fd((double)INFINITY), "inf");
+    CHECK_EQ_STR(fd(-(double)INFINITY), "-inf");
 }
 
 TEST(fmt_float_cases)

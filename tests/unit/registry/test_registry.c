@@ -378,39 +378,50 @@ static ldr_code load_at(ldr_registry *reg, int64_t version, ldr_objset *out, ldr
     return ldr_registry_load(reg, "p", version, out, err);
 }
 
-/* Four versions: add, modify + add, remove, re-add; every version rebuilt from history. */
-TEST(history_rebuilds_every_version)
+/* Opens a fresh registry holding four versions of project "p": v1 adds driver and s, v2
+ * modifies driver and adds fv, v3 removes s, v4 adds s again with a new spec. */
+static ldr_registry *open_four_versions(void)
 {
     char dir[128], path[256];
     test_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/registry.db", dir);
     ldr_err err = {0};
     ldr_registry *reg = open_reg(path, 1000, &err);
-    CHECK(reg != NULL);
+    if (!reg) {
+        HARNESS_FAIL("open: %s", err.msg);
+        return NULL;
+    }
+    static const struct {
+        const char *kind, *name, *spec;
+        int first, last; /* versions whose desired state holds this object */
+    } objs[] = {
+        {"Entity", "driver", "{\"v\":1}", 1, 1},  {"Entity", "driver", "{\"v\":2}", 2, 4},
+        {"DataSource", "s", "{\"s\":1}", 1, 2},   {"DataSource", "s", "{\"s\":2}", 4, 4},
+        {"FeatureView", "fv", "{\"f\":1}", 2, 4},
+    };
+    const ldr_ts times[] = {T1, T2, T3, T4};
+    for (int v = 1; v <= 4; v++) {
+        ldr_objset want;
+        ldr_objset_init(&want);
+        for (size_t i = 0; i < LDR_ARRAY_LEN(objs); i++) {
+            if (objs[i].first <= v && v <= objs[i].last)
+                set_add(&want, objs[i].kind, objs[i].name, objs[i].spec);
+        }
+        int64_t got = 0;
+        CHECK_OK(apply_set(reg, "p", &want, times[v - 1], &got, &err), err);
+        CHECK_EQ_I64(got, v);
+        ldr_objset_fini(&want);
+    }
+    return reg;
+}
+
+TEST(history_rebuilds_every_version)
+{
+    ldr_registry *reg = open_four_versions();
     if (!reg)
         return;
-    ldr_objset want, got, cur;
-    ldr_objset_init(&want);
-    int64_t v = 0;
-    set_add(&want, "Entity", "driver", "{\"v\":1}");
-    set_add(&want, "DataSource", "s", "{\"s\":1}");
-    CHECK_OK(apply_set(reg, "p", &want, T1, &v, &err), err);
-    ldr_objset_fini(&want);
-    ldr_objset_init(&want);
-    set_add(&want, "Entity", "driver", "{\"v\":2}");
-    set_add(&want, "DataSource", "s", "{\"s\":1}");
-    set_add(&want, "FeatureView", "fv", "{\"f\":1}");
-    CHECK_OK(apply_set(reg, "p", &want, T2, &v, &err), err);
-    ldr_objset_fini(&want);
-    ldr_objset_init(&want);
-    set_add(&want, "Entity", "driver", "{\"v\":2}");
-    set_add(&want, "FeatureView", "fv", "{\"f\":1}");
-    CHECK_OK(apply_set(reg, "p", &want, T3, &v, &err), err);
-    set_add(&want, "DataSource", "s", "{\"s\":2}");
-    CHECK_OK(apply_set(reg, "p", &want, T4, &v, &err), err);
-    CHECK_EQ_I64(v, 4);
-    ldr_objset_fini(&want);
-
+    ldr_err err = {0};
+    ldr_objset got;
     ldr_objset_init(&got);
     CHECK_OK(load_at(reg, 1, &got, &err), err);
     CHECK_EQ_I64(got.n, 2);
@@ -429,24 +440,46 @@ TEST(history_rebuilds_every_version)
     check_obj(&got, "DataSource", "s", "{\"s\":2}", T4, T4, 4); /* created again at T4 */
     check_obj(&got, "Entity", "driver", "{\"v\":2}", T1, T2, 2);
 
-    /* The current state (objects table) equals the state rebuilt at the latest version. */
-    ldr_objset_init(&cur);
-    CHECK_OK(load_at(reg, 0, &cur, &err), err);
-    CHECK_EQ_I64(cur.n, got.n);
-    for (size_t i = 0; i < cur.n && i < got.n; i++) {
-        CHECK_EQ_STR(cur.items[i].name, got.items[i].name);
-        CHECK_EQ_STR(cur.items[i].spec, got.items[i].spec);
-        CHECK_EQ_I64(cur.items[i].created, got.items[i].created);
-        CHECK_EQ_I64(cur.items[i].updated, got.items[i].updated);
-        CHECK_EQ_I64(cur.items[i].version, got.items[i].version);
-    }
-    ldr_objset_fini(&cur);
-
     CHECK_FAILS(load_at(reg, 5, &got, &err), LDR_ENOTFOUND);
     CHECK_EQ_STR(err.msg, "project p has no registry version 5 (latest is 4)");
     CHECK_FAILS(load_at(reg, -1, &got, &err), LDR_EINVAL);
     ldr_objset_fini(&got);
+    ldr_registry_close(reg);
+}
 
+/* The current state (objects table) equals the state rebuilt at the latest version. */
+TEST(current_state_equals_latest_version)
+{
+    ldr_registry *reg = open_four_versions();
+    if (!reg)
+        return;
+    ldr_err err = {0};
+    ldr_objset cur, latest;
+    ldr_objset_init(&cur);
+    ldr_objset_init(&latest);
+    CHECK_OK(ldr_registry_load(reg, "p", 0, &cur, &err), err);
+    CHECK_OK(ldr_registry_load(reg, "p", 4, &latest, &err), err);
+    CHECK_EQ_I64(cur.n, 3);
+    CHECK_EQ_I64(cur.n, latest.n);
+    for (size_t i = 0; i < cur.n && i < latest.n; i++) {
+        CHECK_EQ_STR(cur.items[i].kind, latest.items[i].kind);
+        CHECK_EQ_STR(cur.items[i].name, latest.items[i].name);
+        CHECK_EQ_STR(cur.items[i].spec, latest.items[i].spec);
+        CHECK_EQ_I64(cur.items[i].created, latest.items[i].created);
+        CHECK_EQ_I64(cur.items[i].updated, latest.items[i].updated);
+        CHECK_EQ_I64(cur.items[i].version, latest.items[i].version);
+    }
+    ldr_objset_fini(&latest);
+    ldr_objset_fini(&cur);
+    ldr_registry_close(reg);
+}
+
+TEST(versions_listed_oldest_first)
+{
+    ldr_registry *reg = open_four_versions();
+    if (!reg)
+        return;
+    ldr_err err = {0};
     ldr_arena a;
     ldr_arena_init(&a, 0);
     ldr_regversion *vs = NULL;
@@ -745,6 +778,8 @@ int main(void)
     RUN(open_refuses_newer_schema);
     RUN(write_and_load_round_trip);
     RUN(history_rebuilds_every_version);
+    RUN(current_state_equals_latest_version);
+    RUN(versions_listed_oldest_first);
     RUN(write_rules_and_conflicts);
     RUN(purge_removes_only_that_project);
     RUN(second_writer_gets_busy_until_commit);
