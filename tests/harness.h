@@ -33,79 +33,79 @@ static harness_state harness_g;
 
 #define TEST(name) static void test_##name(void)
 
-#define RUN(name)                                                                          \
-    do {                                                                                   \
-        harness_g.cur_failed = 0;                                                          \
-        test_##name();                                                                     \
-        harness_g.run++;                                                                   \
-        if (harness_g.cur_failed) {                                                        \
-            harness_g.failed++;                                                            \
-            printf("not ok %d - %s\n", harness_g.run, #name);                              \
-        } else {                                                                           \
-            harness_g.passed++;                                                            \
-            printf("ok %d - %s\n", harness_g.run, #name);                                  \
-        }                                                                                  \
-        fflush(stdout);                                                                    \
+#define RUN(name)                                             \
+    do {                                                      \
+        harness_g.cur_failed = 0;                             \
+        test_##name();                                        \
+        harness_g.run++;                                      \
+        if (harness_g.cur_failed) {                           \
+            harness_g.failed++;                               \
+            printf("not ok %d - %s\n", harness_g.run, #name); \
+        } else {                                              \
+            harness_g.passed++;                               \
+            printf("ok %d - %s\n", harness_g.run, #name);     \
+        }                                                     \
+        fflush(stdout);                                       \
     } while (0)
 
-#define HARNESS_FAIL(...)                                                                  \
-    do {                                                                                   \
-        printf("# %s:%d: ", __FILE__, __LINE__);                                           \
-        printf(__VA_ARGS__);                                                               \
-        printf("\n");                                                                      \
-        harness_g.cur_failed = 1;                                                          \
+#define HARNESS_FAIL(...)                        \
+    do {                                         \
+        printf("# %s:%d: ", __FILE__, __LINE__); \
+        printf(__VA_ARGS__);                     \
+        printf("\n");                            \
+        harness_g.cur_failed = 1;                \
     } while (0)
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond))                                                                       \
-            HARNESS_FAIL("CHECK(%s) failed", #cond);                                       \
+#define CHECK(cond)                                  \
+    do {                                             \
+        if (!(cond))                                 \
+            HARNESS_FAIL("CHECK(%s) failed", #cond); \
     } while (0)
 
-#define CHECK_EQ_I64(a, b)                                                                 \
-    do {                                                                                   \
-        int64_t ha_ = (int64_t)(a), hb_ = (int64_t)(b);                                    \
-        if (ha_ != hb_)                                                                    \
-            HARNESS_FAIL("%s == %s: %" PRId64 " != %" PRId64, #a, #b, ha_, hb_);           \
+#define CHECK_EQ_I64(a, b)                                                       \
+    do {                                                                         \
+        int64_t ha_ = (int64_t)(a), hb_ = (int64_t)(b);                          \
+        if (ha_ != hb_)                                                          \
+            HARNESS_FAIL("%s == %s: %" PRId64 " != %" PRId64, #a, #b, ha_, hb_); \
     } while (0)
 
-#define CHECK_EQ_F64(a, b)                                                                 \
-    do {                                                                                   \
-        double ha_ = (double)(a), hb_ = (double)(b);                                       \
-        if (!(ha_ == hb_ || (isnan(ha_) && isnan(hb_))))                                   \
-            HARNESS_FAIL("%s == %s: %.17g != %.17g", #a, #b, ha_, hb_);                    \
+#define CHECK_EQ_F64(a, b)                                              \
+    do {                                                                \
+        double ha_ = (double)(a), hb_ = (double)(b);                    \
+        if (!(ha_ == hb_ || (isnan(ha_) && isnan(hb_))))                \
+            HARNESS_FAIL("%s == %s: %.17g != %.17g", #a, #b, ha_, hb_); \
     } while (0)
 
-#define CHECK_EQ_STR(a, b)                                                                 \
-    do {                                                                                   \
-        const char *ha_ = (a), *hb_ = (b);                                                 \
-        if (!ha_ || !hb_ || strcmp(ha_, hb_) != 0)                                         \
-            HARNESS_FAIL("%s == %s:\n#   got:      \"%s\"\n#   expected: \"%s\"", #a, #b,  \
-                         ha_ ? ha_ : "(null)", hb_ ? hb_ : "(null)");                      \
+#define CHECK_EQ_STR(a, b)                                                                \
+    do {                                                                                  \
+        const char *ha_ = (a), *hb_ = (b);                                                \
+        if (!ha_ || !hb_ || strcmp(ha_, hb_) != 0)                                        \
+            HARNESS_FAIL("%s == %s:\n#   got:      \"%s\"\n#   expected: \"%s\"", #a, #b, \
+                         ha_ ? ha_ : "(null)", hb_ ? hb_ : "(null)");                     \
     } while (0)
 
 /* Checks that a substring occurs in a string. */
-#define CHECK_CONTAINS(hay, needle)                                                        \
-    do {                                                                                   \
-        const char *ha_ = (hay), *hb_ = (needle);                                          \
-        if (!ha_ || !strstr(ha_, hb_))                                                     \
-            HARNESS_FAIL("\"%s\" does not contain \"%s\"", ha_ ? ha_ : "(null)", hb_);     \
+#define CHECK_CONTAINS(hay, needle)                                                    \
+    do {                                                                               \
+        const char *ha_ = (hay), *hb_ = (needle);                                      \
+        if (!ha_ || !strstr(ha_, hb_))                                                 \
+            HARNESS_FAIL("\"%s\" does not contain \"%s\"", ha_ ? ha_ : "(null)", hb_); \
     } while (0)
 
 /* Checks that an ldr_code is LDR_OK, printing the error message otherwise. */
-#define CHECK_OK(expr, err)                                                                \
-    do {                                                                                   \
-        ldr_code hc_ = (expr);                                                             \
-        if (hc_ != LDR_OK)                                                                 \
-            HARNESS_FAIL("%s: code %d: %s", #expr, (int)hc_, (err).msg);                   \
+#define CHECK_OK(expr, err)                                              \
+    do {                                                                 \
+        ldr_code hc_ = (expr);                                           \
+        if (hc_ != LDR_OK)                                               \
+            HARNESS_FAIL("%s: code %d: %s", #expr, (int)hc_, (err).msg); \
     } while (0)
 
 /* Checks that an expression fails with the given code. */
-#define CHECK_FAILS(expr, code)                                                            \
-    do {                                                                                   \
-        ldr_code hc_ = (expr);                                                             \
-        if (hc_ != (code))                                                                 \
-            HARNESS_FAIL("%s: expected code %d, got %d", #expr, (int)(code), (int)hc_);    \
+#define CHECK_FAILS(expr, code)                                                         \
+    do {                                                                                \
+        ldr_code hc_ = (expr);                                                          \
+        if (hc_ != (code))                                                              \
+            HARNESS_FAIL("%s: expected code %d, got %d", #expr, (int)(code), (int)hc_); \
     } while (0)
 
 static inline int harness_done(void)

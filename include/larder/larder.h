@@ -41,15 +41,15 @@ extern "C" {
 /** Error codes. Stable: the CLI maps them to exit codes and the HTTP edge to statuses. */
 typedef enum ldr_code {
     LDR_OK = 0,
-    LDR_ENOMEM,    /**< out of memory (only where a size came from outside) */
-    LDR_EINVAL,    /**< invalid argument or input */
-    LDR_EIO,       /**< operating-system I/O failure; sys_errno is set */
-    LDR_ENOTFOUND, /**< a named object or file does not exist */
-    LDR_ECORRUPT,  /**< stored or supplied bytes are malformed */
-    LDR_ELIMIT,    /**< a size or count exceeds a configured limit */
-    LDR_EBACKEND,  /**< a backend (SQLite, Redis, ...) reported a failure */
-    LDR_EBUSY,     /**< the resource is locked by someone else */
-    LDR_ECONFIG,   /**< the feature repository or its configuration is invalid */
+    LDR_ENOMEM,       /**< out of memory (only where a size came from outside) */
+    LDR_EINVAL,       /**< invalid argument or input */
+    LDR_EIO,          /**< operating-system I/O failure; sys_errno is set */
+    LDR_ENOTFOUND,    /**< a named object or file does not exist */
+    LDR_ECORRUPT,     /**< stored or supplied bytes are malformed */
+    LDR_ELIMIT,       /**< a size or count exceeds a configured limit */
+    LDR_EBACKEND,     /**< a backend (SQLite, Redis, ...) reported a failure */
+    LDR_EBUSY,        /**< the resource is locked by someone else */
+    LDR_ECONFIG,      /**< the feature repository or its configuration is invalid */
     LDR_EUNSUPPORTED, /**< a valid request for something Larder does not do (yet) */
     LDR_CODE_COUNT
 } ldr_code;
@@ -189,8 +189,8 @@ typedef struct ldr_projection {
     const char *view;
     const char *const *features; /* NULL with n_features 0 means "every feature" */
     size_t n_features;
-    const char *alias;        /* "" when none */
-    ldr_kvs join_key_map;     /* view join key -> request column */
+    const char *alias;    /* "" when none */
+    ldr_kvs join_key_map; /* view join key -> request column */
 } ldr_projection;
 
 typedef struct ldr_service {
@@ -284,8 +284,7 @@ size_t ldr_store_diagnostics_count(const ldr_store *store);
 const char *ldr_store_diagnostic(const ldr_store *store, size_t i);
 
 /** Counts of objects to add, change and remove. */
-void ldr_plan_counts(const ldr_plan *plan, size_t *out_add, size_t *out_change,
-                     size_t *out_remove);
+void ldr_plan_counts(const ldr_plan *plan, size_t *out_add, size_t *out_change, size_t *out_remove);
 /** Registry version the plan was computed against, and the version it created (apply
  * with changes) or 0. */
 int64_t ldr_plan_base_version(const ldr_plan *plan);

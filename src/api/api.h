@@ -22,8 +22,7 @@
 typedef struct ldr_infra_ops {
     ldr_code (*update)(void *ctx, const ldr_config *cfg, const ldr_defs *desired,
                        const ldr_changeset *cs, ldr_err *err);
-    ldr_code (*teardown)(void *ctx, const ldr_config *cfg, const ldr_defs *current,
-                         ldr_err *err);
+    ldr_code (*teardown)(void *ctx, const ldr_config *cfg, const ldr_defs *current, ldr_err *err);
 } ldr_infra_ops;
 
 /** The default infra: nothing to create until an online store exists (it logs). */

@@ -135,20 +135,20 @@ const ldr_service *ldr_snapshot_services(const ldr_snapshot *snap, size_t *out_n
 }
 
 /* Arrays are sorted by name: binary search. */
-#define BSEARCH(arr, n, key)                                                               \
-    do {                                                                                   \
-        size_t lo_ = 0, hi_ = (n);                                                         \
-        while (lo_ < hi_) {                                                                \
-            size_t mid_ = lo_ + (hi_ - lo_) / 2;                                           \
-            int c_ = strcmp((arr)[mid_].name, (key));                                      \
-            if (c_ == 0)                                                                   \
-                return &(arr)[mid_];                                                       \
-            if (c_ < 0)                                                                    \
-                lo_ = mid_ + 1;                                                            \
-            else                                                                           \
-                hi_ = mid_;                                                                \
-        }                                                                                  \
-        return NULL;                                                                       \
+#define BSEARCH(arr, n, key)                          \
+    do {                                              \
+        size_t lo_ = 0, hi_ = (n);                    \
+        while (lo_ < hi_) {                           \
+            size_t mid_ = lo_ + (hi_ - lo_) / 2;      \
+            int c_ = strcmp((arr)[mid_].name, (key)); \
+            if (c_ == 0)                              \
+                return &(arr)[mid_];                  \
+            if (c_ < 0)                               \
+                lo_ = mid_ + 1;                       \
+            else                                      \
+                hi_ = mid_;                           \
+        }                                             \
+        return NULL;                                  \
     } while (0)
 
 const ldr_entity *ldr_snapshot_find_entity(const ldr_snapshot *snap, const char *name)
@@ -285,7 +285,8 @@ static ldr_code plan_finish(ldr_plan *p, const char *project, ldr_err *err)
     ldr_buf_init(&b, 64u << 20);
     ldr_code rc = LDR_OK;
     if (p->cs.n == 0) {
-        rc = ldr_buf_printf(&b, err, "No changes: project %s is up to date (registry version %lld).\n",
+        rc = ldr_buf_printf(&b, err,
+                            "No changes: project %s is up to date (registry version %lld).\n",
                             project, (long long)p->base_version);
     } else {
         rc = ldr_changeset_render(&p->cs, &b, err);

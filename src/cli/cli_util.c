@@ -9,10 +9,10 @@
 #include <string.h>
 
 static const int exit_codes[LDR_CODE_COUNT] = {
-    [LDR_OK] = CLI_OK,          [LDR_ENOMEM] = CLI_FAIL,    [LDR_EINVAL] = CLI_USAGE,
-    [LDR_EIO] = CLI_FAIL,       [LDR_ENOTFOUND] = CLI_FAIL, [LDR_ECORRUPT] = CLI_FAIL,
-    [LDR_ELIMIT] = CLI_USAGE,   [LDR_EBACKEND] = CLI_FAIL,  [LDR_EBUSY] = CLI_BUSY,
-    [LDR_ECONFIG] = CLI_USAGE,  [LDR_EUNSUPPORTED] = CLI_USAGE,
+    [LDR_OK] = CLI_OK,         [LDR_ENOMEM] = CLI_FAIL,        [LDR_EINVAL] = CLI_USAGE,
+    [LDR_EIO] = CLI_FAIL,      [LDR_ENOTFOUND] = CLI_FAIL,     [LDR_ECORRUPT] = CLI_FAIL,
+    [LDR_ELIMIT] = CLI_USAGE,  [LDR_EBACKEND] = CLI_FAIL,      [LDR_EBUSY] = CLI_BUSY,
+    [LDR_ECONFIG] = CLI_USAGE, [LDR_EUNSUPPORTED] = CLI_USAGE,
 };
 
 int cli_exit_code(ldr_code code)

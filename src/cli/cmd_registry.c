@@ -194,8 +194,9 @@ int cmd_registry(cli_ctx *ctx, int argc, char **argv)
         if (argc != 4)
             return cli_usage_error("registry", "diff needs two version numbers, e.g. 'diff 1 2'");
         if (!parse_version(argv[2], &v1) || !parse_version(argv[3], &v2))
-            return cli_usage_error("registry", "versions must be non-negative integers, got '%s' "
-                                               "and '%s'",
+            return cli_usage_error("registry",
+                                   "versions must be non-negative integers, got '%s' "
+                                   "and '%s'",
                                    argv[2], argv[3]);
     } else {
         return cli_usage_error("registry", "unknown subcommand '%s' (history or diff)", sub);

@@ -62,8 +62,8 @@ static int plan_or_apply(cli_ctx *ctx, int argc, char **argv, bool apply)
             fputs(ldr_plan_text(plan), stdout);
         } else if (apply) {
             fputs(ldr_plan_text(plan), stdout);
-            printf("Applied: project %s is now at registry version %lld.\n",
-                   ldr_store_project(st), (long long)ldr_plan_new_version(plan));
+            printf("Applied: project %s is now at registry version %lld.\n", ldr_store_project(st),
+                   (long long)ldr_plan_new_version(plan));
         } else {
             printf("Plan for project %s (registry version %lld):\n", ldr_store_project(st),
                    (long long)ldr_plan_base_version(plan));

@@ -35,16 +35,17 @@ static const command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: larder [OPTIONS] COMMAND [ARGS]...\n\n"
-                 "Larder is a feature store: define features once in a repository, apply them\n"
-                 "to a versioned registry, and serve the same values for training and inference.\n\n"
-                 "Options:\n"
-                 "  -c, --chdir DIR        feature repository directory (default: current directory)\n"
-                 "      --log-level LEVEL  debug, info, warning (default), error or off\n"
-                 "      --log-json         log as JSON lines on stderr\n"
-                 "  -h, --help             show this help\n"
-                 "  -V, --version          print the version\n\n"
-                 "Commands:\n");
+    fprintf(out,
+            "Usage: larder [OPTIONS] COMMAND [ARGS]...\n\n"
+            "Larder is a feature store: define features once in a repository, apply them\n"
+            "to a versioned registry, and serve the same values for training and inference.\n\n"
+            "Options:\n"
+            "  -c, --chdir DIR        feature repository directory (default: current directory)\n"
+            "      --log-level LEVEL  debug, info, warning (default), error or off\n"
+            "      --log-json         log as JSON lines on stderr\n"
+            "  -h, --help             show this help\n"
+            "  -V, --version          print the version\n\n"
+            "Commands:\n");
     for (size_t i = 0; i < LDR_ARRAY_LEN(commands); i++)
         fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'larder COMMAND --help' for a command's options.\n");
@@ -79,8 +80,10 @@ int main(int argc, char **argv)
             break;
         case OPT_LOG_LEVEL:
             if (!ldr_log_level_parse(optarg, &ldr_g.log_level)) {
-                fprintf(stderr, "larder: invalid --log-level '%s' (debug, info, warning, error, "
-                                "off)\n", optarg);
+                fprintf(stderr,
+                        "larder: invalid --log-level '%s' (debug, info, warning, error, "
+                        "off)\n",
+                        optarg);
                 return CLI_USAGE;
             }
             break;

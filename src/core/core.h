@@ -41,10 +41,10 @@ extern ldr_globals ldr_g;
 
 /** Aborts with file:line and the expression. Stays on in release builds: for cheap checks
  * of invariants (bugs), never for input validation. */
-#define LDR_ASSERT(cond)                                                                   \
-    do {                                                                                   \
-        if (!(cond))                                                                       \
-            ldr__assert_fail(#cond, __FILE__, __LINE__);                                   \
+#define LDR_ASSERT(cond)                                 \
+    do {                                                 \
+        if (!(cond))                                     \
+            ldr__assert_fail(#cond, __FILE__, __LINE__); \
     } while (0)
 #ifdef NDEBUG
 #define LDR_DEBUG_ASSERT(cond) ((void)0)

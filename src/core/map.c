@@ -40,8 +40,7 @@ void ldr_map_fini(ldr_map *m)
     ldr_map_init(m);
 }
 
-static struct ldr_map_slot *find_slot(const ldr_map *m, const char *key, size_t len,
-                                      uint64_t h)
+static struct ldr_map_slot *find_slot(const ldr_map *m, const char *key, size_t len, uint64_t h)
 {
     size_t mask = m->cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
@@ -62,8 +61,7 @@ static void grow(ldr_map *m)
     m->cap = ncap;
     for (size_t i = 0; i < ocap; i++) {
         if (old[i].key) {
-            struct ldr_map_slot *s =
-                find_slot(m, old[i].key, strlen(old[i].key), old[i].hash);
+            struct ldr_map_slot *s = find_slot(m, old[i].key, strlen(old[i].key), old[i].hash);
             *s = old[i];
         }
     }

@@ -87,8 +87,8 @@ typedef struct ldr_change {
     ldr_change_op op;
     const char *kind;
     const char *name;
-    const char *old_spec; /* NULL for ADD */
-    const char *new_spec; /* NULL for REMOVE */
+    const char *old_spec;           /* NULL for ADD */
+    const char *new_spec;           /* NULL for REMOVE */
     const ldr_field_change *fields; /* MODIFY only */
     size_t n_fields;
 } ldr_change;
@@ -108,8 +108,8 @@ void ldr_changeset_fini(ldr_changeset *cs);
  * REMOVE, in both with different spec text are MODIFY (with field changes). Specs that
  * are not valid JSON give LDR_ECORRUPT naming the object.
  */
-LDR_MUST_USE ldr_code ldr_diff(const ldr_objset *from, const ldr_objset *to,
-                               ldr_changeset *out, ldr_err *err);
+LDR_MUST_USE ldr_code ldr_diff(const ldr_objset *from, const ldr_objset *to, ldr_changeset *out,
+                               ldr_err *err);
 
 /**
  * Renders a changeset for people, one object per line with a marker, then indented field
@@ -158,11 +158,10 @@ typedef struct ldr_registry_ops {
     ldr_code (*current_version)(void *impl, const char *project, int64_t *out, ldr_err *err);
     ldr_code (*load)(void *impl, const char *project, int64_t version, ldr_objset *out,
                      ldr_err *err);
-    ldr_code (*write_version)(void *impl, const char *project, const ldr_changeset *cs,
-                              ldr_ts now, const char *summary, int64_t *out_version,
-                              ldr_err *err);
-    ldr_code (*versions)(void *impl, const char *project, ldr_arena *a,
-                         ldr_regversion **out, size_t *out_n, ldr_err *err);
+    ldr_code (*write_version)(void *impl, const char *project, const ldr_changeset *cs, ldr_ts now,
+                              const char *summary, int64_t *out_version, ldr_err *err);
+    ldr_code (*versions)(void *impl, const char *project, ldr_arena *a, ldr_regversion **out,
+                         size_t *out_n, ldr_err *err);
     ldr_code (*purge_project)(void *impl, const char *project, ldr_err *err);
 } ldr_registry_ops;
 
@@ -186,8 +185,8 @@ LDR_MUST_USE ldr_code ldr_registry_current_version(ldr_registry *reg, const char
                                                    int64_t *out, ldr_err *err);
 /** Loads the project's objects as of `version` (0 = current) into out (initialised by the
  * caller), sorted. A version that does not exist gives LDR_ENOTFOUND. */
-LDR_MUST_USE ldr_code ldr_registry_load(ldr_registry *reg, const char *project,
-                                        int64_t version, ldr_objset *out, ldr_err *err);
+LDR_MUST_USE ldr_code ldr_registry_load(ldr_registry *reg, const char *project, int64_t version,
+                                        ldr_objset *out, ldr_err *err);
 /** Inside a write transaction: applies the changeset (ADD/MODIFY/REMOVE of objects),
  * records version current+1 with `now` and `summary`, and history rows. An empty
  * changeset is refused with LDR_EINVAL (callers skip the write). */

@@ -69,8 +69,8 @@ static void check_keys(ldr_diags *d, const ldr_node *map, const char *const *kno
             continue;
         const char *dym = ldr_did_you_mean(k->str, known, n);
         if (dym)
-            ldr_diags_addf(d, &k->loc, "unknown key '%s' in %s (did you mean '%s'?)", k->str,
-                           where, dym);
+            ldr_diags_addf(d, &k->loc, "unknown key '%s' in %s (did you mean '%s'?)", k->str, where,
+                           dym);
         else
             ldr_diags_addf(d, &k->loc, "unknown key '%s' in %s", k->str, where);
     }
@@ -106,8 +106,8 @@ static void read_registry(cfgctx *c, const ldr_node *n)
     if ((v = ldr__node_get(n, "type")) || (v = ldr__node_get(n, "registry_type"))) {
         const char *t = scalar(c->diags, v, "type");
         if (t && strcmp(t, "sqlite") != 0)
-            ldr_diags_addf(c->diags, &v->loc,
-                           "unsupported registry type '%s' (supported: sqlite)", t);
+            ldr_diags_addf(c->diags, &v->loc, "unsupported registry type '%s' (supported: sqlite)",
+                           t);
     }
     if ((v = ldr__node_get(n, "path"))) {
         const char *p = scalar(c->diags, v, "path");
@@ -180,14 +180,18 @@ static void read_root(cfgctx *c)
                        "feature_store.yaml must be a mapping with at least 'project'");
         return;
     }
-    static const char *const keys[] = {"project",      "project_description",
-                                       "provider",     "registry",
-                                       "online_store", "offline_store",
+    static const char *const keys[] = {"project",
+                                       "project_description",
+                                       "provider",
+                                       "registry",
+                                       "online_store",
+                                       "offline_store",
                                        "entity_key_serialization_version"};
     check_keys(c->diags, root, keys, LDR_ARRAY_LEN(keys), "feature_store.yaml");
     const ldr_node *v = ldr__node_get(root, "project");
     if (!v) {
-        ldr_diags_addf(c->diags, &root->loc, "feature_store.yaml is missing required key 'project'");
+        ldr_diags_addf(c->diags, &root->loc,
+                       "feature_store.yaml is missing required key 'project'");
     } else if ((cfg->project = scalar(c->diags, v, "project"))) {
         if (!project_name_ok(cfg->project))
             ldr_diags_addf(c->diags, &v->loc,
@@ -226,8 +230,8 @@ ldr_code ldr__read_file(const char *path, size_t max, char **out, size_t *out_le
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return ldr_err_sys(err, errno == ENOENT ? LDR_ENOTFOUND : LDR_EIO, errno,
-                           "cannot open %s", path);
+        return ldr_err_sys(err, errno == ENOENT ? LDR_ENOTFOUND : LDR_EIO, errno, "cannot open %s",
+                           path);
     ldr_buf b;
     ldr_buf_init(&b, max);
     char chunk[65536];

@@ -60,8 +60,8 @@ static ldr_code walk_dir(walk *w, const char *rel, unsigned depth)
         return ldr_err_setf(w->err, LDR_ELIMIT,
                             "%s: directories nested deeper than %d levels (symlink loop?)", rel,
                             MAX_DEPTH);
-    const char *abs = rel[0] ? ldr_arena_sprintf(&w->a, "%s/%s", w->cfg->repo_dir, rel)
-                             : w->cfg->repo_dir;
+    const char *abs =
+        rel[0] ? ldr_arena_sprintf(&w->a, "%s/%s", w->cfg->repo_dir, rel) : w->cfg->repo_dir;
     DIR *d = opendir(abs);
     if (!d)
         return ldr_err_sys(w->err, LDR_EIO, errno, "cannot read directory %s", abs);
@@ -84,8 +84,8 @@ static ldr_code walk_dir(walk *w, const char *rel, unsigned depth)
     ldr_code rc = LDR_OK;
     for (size_t i = 0; i < n && rc == LDR_OK; i++) {
         const char *name = names[i];
-        char *crel = rel[0] ? ldr_arena_sprintf(&w->a, "%s/%s", rel, name)
-                            : ldr_arena_strdup(&w->a, name);
+        char *crel =
+            rel[0] ? ldr_arena_sprintf(&w->a, "%s/%s", rel, name) : ldr_arena_strdup(&w->a, name);
         char *cabs = ldr_arena_sprintf(&w->a, "%s/%s", w->cfg->repo_dir, crel);
         if (depth == 0 && (!strcmp(name, "data") || !strcmp(name, "feature_store.yaml")))
             continue;

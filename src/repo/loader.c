@@ -29,10 +29,10 @@ typedef struct bctx {
     bool bad;         /* a problem was reported for the current object */
 } bctx;
 
-#define REPORT(c, node, ...)                                                               \
-    do {                                                                                   \
-        ldr_diags_addf((c)->diags, &(node)->loc, __VA_ARGS__);                             \
-        (c)->bad = true;                                                                   \
+#define REPORT(c, node, ...)                                   \
+    do {                                                       \
+        ldr_diags_addf((c)->diags, &(node)->loc, __VA_ARGS__); \
+        (c)->bad = true;                                       \
     } while (0)
 
 static const char *const kinds[] = {"Entity", "DataSource", "FeatureView", "FeatureService"};
@@ -111,7 +111,9 @@ static bool expect_kind(bctx *c, const ldr_node *n, ldr_node_kind kind, const ch
 {
     if (n->kind == kind && !(kind == LDR_NODE_SCALAR && n->is_null))
         return true;
-    const char *want = kind == LDR_NODE_MAP ? "a mapping" : kind == LDR_NODE_SEQ ? "a list" : "a string";
+    const char *want = kind == LDR_NODE_MAP   ? "a mapping"
+                       : kind == LDR_NODE_SEQ ? "a list"
+                                              : "a string";
     REPORT(c, n, "'%s' must be %s, got %s", key, want, ldr__node_describe(n));
     return false;
 }
@@ -141,8 +143,7 @@ static void get_kvs(bctx *c, const ldr_node *n, const char *key, ldr_kvs *out)
             continue;
         }
         if (vn->kind != LDR_NODE_SCALAR || vn->is_null) {
-            REPORT(c, vn, "'%s.%s' must be a string, got %s", key, kn->str,
-                   ldr__node_describe(vn));
+            REPORT(c, vn, "'%s.%s' must be a string, got %s", key, kn->str, ldr__node_describe(vn));
             continue;
         }
         kv[k].key = kn->str;
@@ -280,14 +281,14 @@ static void get_fields(bctx *c, const ldr_node *n, const char *key, const ldr_fi
 
 /* ---- growable object arrays --------------------------------------------------------------- */
 
-#define GROW(defs, arr, n, cap, prov_arr)                                                  \
-    do {                                                                                   \
-        if ((defs)->n == (defs)->cap) {                                                    \
-            (defs)->cap = (defs)->cap ? (defs)->cap * 2 : 8;                               \
+#define GROW(defs, arr, n, cap, prov_arr)                                                   \
+    do {                                                                                    \
+        if ((defs)->n == (defs)->cap) {                                                     \
+            (defs)->cap = (defs)->cap ? (defs)->cap * 2 : 8;                                \
             (defs)->arr = ldr_xreallocarray((defs)->arr, (defs)->cap, sizeof *(defs)->arr); \
-            (defs)->prov->prov_arr =                                                       \
+            (defs)->prov->prov_arr =                                                        \
                 ldr_xreallocarray((defs)->prov->prov_arr, (defs)->cap, sizeof(ldr_node *)); \
-        }                                                                                  \
+        }                                                                                   \
     } while (0)
 
 static ldr_defs_prov *prov_get(ldr_defs *defs)
@@ -321,7 +322,7 @@ static void prov_free(ldr_defs *defs)
 
 static void build_entity(bctx *c, ldr_node *doc)
 {
-    static const char *const keys[] = {"kind",       "name", "join_keys", "value_type",
+    static const char *const keys[] = {"kind",        "name", "join_keys", "value_type",
                                        "description", "tags", "owner"};
     check_keys(c, doc, keys, LDR_ARRAY_LEN(keys), "Entity");
     ldr_defs *defs = c->defs;
@@ -353,8 +354,8 @@ static void build_entity(bctx *c, ldr_node *doc)
     defs->prov->entities[defs->n_entities++] = doc;
 }
 
-static const char *const source_common_keys[] = {"kind", "name", "type", "description", "tags",
-                                                 "owner"};
+static const char *const source_common_keys[] = {"kind",        "name", "type",
+                                                 "description", "tags", "owner"};
 static const char *const source_file_keys[] = {"path", "file_format", "timestamp_field",
                                                "created_timestamp_column", "field_mapping"};
 static const char *const source_push_keys[] = {"batch_source"};
@@ -443,8 +444,7 @@ static void build_source(bctx *c, ldr_node *doc)
             if (dym)
                 REPORT(c, v, "unknown DataSource type '%s' (did you mean '%s'?)", type, dym);
             else
-                REPORT(c, v, "unknown DataSource type '%s' (expected file, push or request)",
-                       type);
+                REPORT(c, v, "unknown DataSource type '%s' (expected file, push or request)", type);
         }
     }
     check_source_keys(c, doc, s->kind);
@@ -454,7 +454,8 @@ static void build_source(bctx *c, ldr_node *doc)
         if ((v = require(c, doc, "path")) && get_str(c, v, "path", &s->path) && !*s->path)
             REPORT(c, v, "'path' must not be empty");
         s->format = format_from_path(s->path);
-        if ((v = ldr__node_get(doc, "file_format")) && !(v->kind == LDR_NODE_SCALAR && v->is_null)) {
+        if ((v = ldr__node_get(doc, "file_format")) &&
+            !(v->kind == LDR_NODE_SCALAR && v->is_null)) {
             const char *f;
             if (get_str(c, v, "file_format", &f)) {
                 if (ldr_strieq(f, "parquet"))
@@ -494,8 +495,9 @@ static void build_source(bctx *c, ldr_node *doc)
 
 static void build_view(bctx *c, ldr_node *doc)
 {
-    static const char *const keys[] = {"kind",   "name",    "entities",    "ttl",  "source", "schema",
-                                       "online", "offline", "description", "tags", "owner"};
+    static const char *const keys[] = {"kind",        "name",   "entities", "ttl",
+                                       "source",      "schema", "online",   "offline",
+                                       "description", "tags",   "owner"};
     check_keys(c, doc, keys, LDR_ARRAY_LEN(keys), "FeatureView");
     ldr_defs *defs = c->defs;
     prov_get(defs);
@@ -616,8 +618,9 @@ void ldr__defs_build_doc(ldr_defs *defs, ldr_node *doc, ldr_diags *diags)
     }
     const ldr_node *k = ldr__node_get(doc, "kind");
     if (!k) {
-        REPORT(&c, doc, "document has no 'kind' (expected one of Entity, DataSource, "
-                        "FeatureView, FeatureService)");
+        REPORT(&c, doc,
+               "document has no 'kind' (expected one of Entity, DataSource, "
+               "FeatureView, FeatureService)");
         return;
     }
     const char *kind;
@@ -718,8 +721,8 @@ static const ldr_node *node_or(const ldr_node *doc, const char *key)
 }
 
 /* Reports at a node when there is one (repo files), or at the object's loc (JSON). */
-static void vreport(ldr_diags *d, const ldr_node *n, const ldr_loc *fallback, const char *fmt,
-                    ...) LDR_PRINTF(4, 5);
+static void vreport(ldr_diags *d, const ldr_node *n, const ldr_loc *fallback, const char *fmt, ...)
+    LDR_PRINTF(4, 5);
 static void vreport(ldr_diags *d, const ldr_node *n, const ldr_loc *fallback, const char *fmt, ...)
 {
     char msg[1024];
@@ -751,8 +754,7 @@ static void check_duplicates(ldr_diags *d, const char *kind, const char *const *
             continue;
         uintptr_t first_i = (uintptr_t)ldr_map_get(&seen, name);
         if (first_i) {
-            const ldr_loc *first =
-                (const ldr_loc *)((const char *)locs + (first_i - 1) * stride);
+            const ldr_loc *first = (const ldr_loc *)((const char *)locs + (first_i - 1) * stride);
             vreport(d, node_or(docs ? docs[i] : NULL, "name"), loc,
                     "duplicate %s name '%s' (first defined at %s:%u:%u)", kind, name,
                     first->file ? first->file : "?", first->line, first->col);
@@ -763,7 +765,7 @@ static void check_duplicates(ldr_diags *d, const char *kind, const char *const *
     ldr_map_fini(&seen);
 }
 
-#define CHECK_DUPS(d, kind, arr, n, docs)                                                  \
+#define CHECK_DUPS(d, kind, arr, n, docs) \
     check_duplicates(d, kind, &(arr)[0].name, &(arr)[0].loc, docs, n, sizeof((arr)[0]))
 
 static void validate_sources(ldr_defs *defs, ldr_diags *d)
@@ -950,9 +952,8 @@ static void validate_services(ldr_defs *defs, ldr_diags *d)
             }
             for (size_t k = 0; k < p->n_features; k++) {
                 if (!view_has_feature(defs, fv, p->features[k])) {
-                    const ldr_node *at = pn && pn->kind == LDR_NODE_MAP
-                                             ? item_node(pn, "features", k)
-                                             : pn;
+                    const ldr_node *at =
+                        pn && pn->kind == LDR_NODE_MAP ? item_node(pn, "features", k) : pn;
                     vreport(d, at, &s->loc, "feature view '%s' has no feature '%s'", fv->name,
                             p->features[k]);
                 }
@@ -996,8 +997,7 @@ ldr_code ldr_defs_validate(ldr_defs *defs, const ldr_config *cfg, ldr_diags *dia
     CHECK_DUPS(diags, "Entity", defs->entities, defs->n_entities, pv ? pv->entities : NULL);
     CHECK_DUPS(diags, "DataSource", defs->sources, defs->n_sources, pv ? pv->sources : NULL);
     CHECK_DUPS(diags, "FeatureView", defs->views, defs->n_views, pv ? pv->views : NULL);
-    CHECK_DUPS(diags, "FeatureService", defs->services, defs->n_services,
-               pv ? pv->services : NULL);
+    CHECK_DUPS(diags, "FeatureService", defs->services, defs->n_services, pv ? pv->services : NULL);
     validate_sources(defs, diags);
     validate_views(defs, diags);
     validate_services(defs, diags);
@@ -1015,12 +1015,12 @@ ldr_code ldr_defs_validate(ldr_defs *defs, const ldr_config *cfg, ldr_diags *dia
 
 /* ---- lookup -------------------------------------------------------------------------------- */
 
-#define FIND(arr, n, name)                                                                 \
-    do {                                                                                   \
-        for (size_t i_ = 0; i_ < (n); i_++)                                                \
-            if (!strcmp((arr)[i_].name, (name)))                                           \
-                return &(arr)[i_];                                                         \
-        return NULL;                                                                       \
+#define FIND(arr, n, name)                       \
+    do {                                         \
+        for (size_t i_ = 0; i_ < (n); i_++)      \
+            if (!strcmp((arr)[i_].name, (name))) \
+                return &(arr)[i_];               \
+        return NULL;                             \
     } while (0)
 
 const ldr_entity *ldr_defs_find_entity(const ldr_defs *defs, const char *name)

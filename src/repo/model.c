@@ -62,9 +62,9 @@ static json_t *entity_json(const ldr_entity *e)
     json_t *jk = json_array();
     json_array_append_new(jk, jstr(e->join_key));
     json_object_set_new(o, "join_keys", jk);
-    json_object_set_new(o, "value_type", e->value_type == LDR_TYPE_INVALID
-                                             ? json_null()
-                                             : jstr(ldr_type_name(e->value_type)));
+    json_object_set_new(o, "value_type",
+                        e->value_type == LDR_TYPE_INVALID ? json_null()
+                                                          : jstr(ldr_type_name(e->value_type)));
     common_tail(o, e->description, e->owner, &e->tags);
     return o;
 }

@@ -43,16 +43,16 @@ void ldr_diags_sort(ldr_diags *d);
 
 typedef struct ldr_config {
     ldr_arena arena;
-    const char *repo_dir;      /* absolute */
-    const char *config_path;   /* absolute path of feature_store.yaml */
+    const char *repo_dir;    /* absolute */
+    const char *config_path; /* absolute path of feature_store.yaml */
     const char *project;
     const char *project_description;
-    const char *provider;      /* "local" */
-    const char *registry_type; /* "sqlite" */
-    const char *registry_path; /* absolute */
-    const char *online_type;   /* "sqlite" */
-    const char *online_path;   /* absolute, for file-based online stores */
-    const char *offline_type;  /* "file" */
+    const char *provider;                 /* "local" */
+    const char *registry_type;            /* "sqlite" */
+    const char *registry_path;            /* absolute */
+    const char *online_type;              /* "sqlite" */
+    const char *online_path;              /* absolute, for file-based online stores */
+    const char *offline_type;             /* "file" */
     int entity_key_serialization_version; /* 3 */
 } ldr_config;
 
@@ -109,8 +109,7 @@ ldr_code ldr_defs_validate(ldr_defs *defs, const ldr_config *cfg, ldr_diags *dia
  * .larderignore patterns), then validates. Returns LDR_ECONFIG with diags filled when the
  * repository has problems, LDR_EIO when a file cannot be read.
  */
-ldr_code ldr_defs_load_repo(ldr_defs *defs, const ldr_config *cfg, ldr_diags *diags,
-                            ldr_err *err);
+ldr_code ldr_defs_load_repo(ldr_defs *defs, const ldr_config *cfg, ldr_diags *diags, ldr_err *err);
 
 /**
  * Adds one object from its canonical JSON (as stored in the registry). kind is
@@ -121,8 +120,7 @@ LDR_MUST_USE ldr_code ldr_defs_add_json(ldr_defs *defs, const char *kind, const 
                                         const char *json, ldr_err *err);
 
 /** Callback receiving one object's canonical JSON; json is borrowed for the call. */
-typedef void (*ldr_defs_emit_fn)(void *ctx, const char *kind, const char *name,
-                                 const char *json);
+typedef void (*ldr_defs_emit_fn)(void *ctx, const char *kind, const char *name, const char *json);
 
 /** Emits every object's canonical JSON (compact, fixed key order, defaults filled in). */
 void ldr_defs_canonical(const ldr_defs *defs, ldr_defs_emit_fn emit, void *ctx);

@@ -174,7 +174,8 @@ static void handle_event(yctx *y, yaml_event_t *ev)
         ldr_node *target = ldr_map_get(&y->anchors, (const char *)ev->data.alias.anchor);
         if (!target) {
             ldr_loc l = mark_loc(y, ev->start_mark);
-            ldr_diags_addf(y->diags, &l, "unknown alias '*%s'", (const char *)ev->data.alias.anchor);
+            ldr_diags_addf(y->diags, &l, "unknown alias '*%s'",
+                           (const char *)ev->data.alias.anchor);
             target = new_node(y, LDR_NODE_SCALAR, ev->start_mark);
             if (!target)
                 return;
