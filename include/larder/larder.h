@@ -278,9 +278,11 @@ LDR_MUST_USE ldr_code ldr_store_apply(ldr_store *store, ldr_plan **out_plan, ldr
 /** Removes the project's infrastructure and every registry row of the project. */
 LDR_MUST_USE ldr_code ldr_store_teardown(ldr_store *store, ldr_err *err);
 
-/** Number of validation messages of the last plan/apply, and message i
- * ("file:line:column: message"). Borrowed; valid until the next plan/apply/close. */
+/** Number of validation messages kept from the last plan/apply (at most 1000), and message
+ * i ("file:line:column: message"). Borrowed; valid until the next plan/apply/close.
+ * ldr_store_problems_total counts every problem found, including those not kept. */
 size_t ldr_store_diagnostics_count(const ldr_store *store);
+size_t ldr_store_problems_total(const ldr_store *store);
 const char *ldr_store_diagnostic(const ldr_store *store, size_t i);
 
 /** Counts of objects to add, change and remove. */

@@ -251,6 +251,11 @@ size_t ldr_store_diagnostics_count(const ldr_store *st)
     return st->diags.n;
 }
 
+size_t ldr_store_problems_total(const ldr_store *st)
+{
+    return st->diags.total;
+}
+
 const char *ldr_store_diagnostic(const ldr_store *st, size_t i)
 {
     return i < st->diags.n ? st->diags.items[i] : NULL;

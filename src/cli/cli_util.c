@@ -41,10 +41,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 void cli_print_diagnostics(const ldr_store *st)
 {
-    size_t n = ldr_store_diagnostics_count(st);
+    size_t n = ldr_store_diagnostics_count(st), total = ldr_store_problems_total(st);
     for (size_t i = 0; i < n; i++)
         fprintf(stderr, "%s\n", ldr_store_diagnostic(st, i));
-    if (n)
+    if (total > n)
+        fprintf(stderr, "%zu problems found (the first %zu are shown); nothing was changed.\n",
+                total, n);
+    else if (n)
         fprintf(stderr, "%zu problem%s found; nothing was changed.\n", n, n == 1 ? "" : "s");
 }
 

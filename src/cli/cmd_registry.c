@@ -120,10 +120,10 @@ static int registry_history(ldr_store *st)
         printf("Project %s has no registry versions yet: run 'larder apply'.\n",
                ldr_store_project(st));
     } else {
-        printf("%-8s %-24s %s\n", "VERSION", "CREATED", "SUMMARY");
+        printf("%-8s %-27s %s\n", "VERSION", "CREATED", "SUMMARY");
         for (size_t i = 0; i < n; i++) {
             char ts[LDR_TS_BUFSZ];
-            printf("%-8lld %-24s %s\n", (long long)v[i].version, ldr_ts_format(v[i].created, ts),
+            printf("%-8lld %-27s %s\n", (long long)v[i].version, ldr_ts_format(v[i].created, ts),
                    v[i].summary);
         }
     }

@@ -20,41 +20,50 @@ bool ldr_strieq(const char *a, const char *b)
 
 size_t ldr_edit_distance(const char *a, const char *b, size_t cap)
 {
+    /* Optimal string alignment distance: insertions, deletions, substitutions and
+     * transpositions of adjacent characters ("nmae" -> "name" is 1), three rolling rows. */
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
         return cap; /* suggestions are for short words; avoid quadratic work on long ones */
     if ((la > lb ? la - lb : lb - la) >= cap)
         return cap;
-    size_t row[65];
+    size_t rows[3][65];
+    size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        size_t best = row[0];
+        cur[0] = i;
+        size_t best = cur[0];
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
             size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t v = diag + cost;
-            if (up + 1 < v)
-                v = up + 1;
-            if (row[j - 1] + 1 < v)
-                v = row[j - 1] + 1;
-            row[j] = v;
-            diag = up;
+            size_t v = prev[j - 1] + cost;
+            if (prev[j] + 1 < v)
+                v = prev[j] + 1;
+            if (cur[j - 1] + 1 < v)
+                v = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < v)
+                v = prev2[j - 2] + 1;
+            cur[j] = v;
             if (v < best)
                 best = v;
         }
         if (best >= cap)
             return cap;
+        size_t *t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
     }
-    return row[lb] < cap ? row[lb] : cap;
+    return prev[lb] < cap ? prev[lb] : cap;
 }
 
 const char *ldr_did_you_mean(const char *word, const char *const *candidates, size_t n)
 {
+    /* At most one edit per three characters (and at least one): "rider" does not suggest
+     * "driver", "valu_type" suggests "value_type". */
     size_t len = strlen(word);
-    size_t limit = len / 3 > 2 ? len / 3 : 2;
+    size_t limit = len / 3 ? len / 3 : 1;
     const char *best = NULL;
     size_t best_d = limit + 1;
     for (size_t i = 0; i < n; i++) {

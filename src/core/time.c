@@ -418,6 +418,9 @@ static ldr_code parse_group(cursor *c, int64_t *out_us, int *out_unit, ldr_err *
         return ldr_err_setf(err, LDR_EINVAL, "invalid duration \"%s\": expected a number at \"%s\"",
                             quote(c->s, c->len, q), quote(c->s + c->pos, c->len - c->pos, qr));
     }
+    if (c->pos < c->len && (c->s[c->pos] == '.' || c->s[c->pos] == ','))
+        return dur_fail(c->s, c->len, err,
+                        "fractions are not allowed (use a smaller unit, as in \"1h30m\")");
     size_t ustart = c->pos;
     while (c->pos < c->len && is_alpha(c->s[c->pos]))
         c->pos++;

@@ -295,8 +295,10 @@ ldr_code ldr_config_load(const char *repo_dir, ldr_config *cfg, ldr_diags *diags
     if (diags->n == before)
         read_root(&c);
     ldr_free(data);
-    if (diags->n > before)
-        return ldr_err_setf(err, LDR_ECONFIG, "%s", diags->items[before]);
+    if (diags->n > before) {
+        ldr_diags_sort(diags);
+        return ldr_err_setf(err, LDR_ECONFIG, "%s", diags->items[0]);
+    }
     return LDR_OK;
 }
 

@@ -46,7 +46,8 @@ static bool ignored(const walk *w, const char *rel, const char *base)
 static bool has_yaml_ext(const char *name)
 {
     size_t n = strlen(name);
-    return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
+    return (n > 5 && ldr_strieq(name + n - 5, ".yaml")) ||
+           (n > 4 && ldr_strieq(name + n - 4, ".yml"));
 }
 
 static int str_cmp(const void *a, const void *b)

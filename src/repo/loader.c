@@ -71,7 +71,11 @@ static bool get_bool(bctx *c, const ldr_node *n, const char *key, bool *out)
             return true;
         }
     }
-    if (n->kind == LDR_NODE_SCALAR)
+    if (n->kind == LDR_NODE_SCALAR && n->quoted &&
+        (ldr_strieq(n->str, "true") || ldr_strieq(n->str, "false")))
+        REPORT(c, n, "'%s' must be true or false, got the quoted string '%s' (remove the quotes)",
+               key, n->str);
+    else if (n->kind == LDR_NODE_SCALAR)
         REPORT(c, n, "'%s' must be true or false, got '%s'", key, n->str);
     else
         REPORT(c, n, "'%s' must be true or false, got %s", key, ldr__node_describe(n));
@@ -93,15 +97,16 @@ static bool name_ok(const char *s, size_t len)
     return true;
 }
 
+#define NAME_RULE                                                                           \
+    "use letters, digits, '_', '-' and '.', starting with a letter, digit or '_' (at most " \
+    "255 characters)"
+
 static bool get_name(bctx *c, const ldr_node *n, const char *key, const char **out)
 {
     if (!get_str(c, n, key, out))
         return false;
     if (!name_ok(n->str, n->len)) {
-        REPORT(c, n,
-               "invalid %s '%s': use letters, digits, '_', '-' and '.', starting with a "
-               "letter, digit or '_' (at most 255 characters)",
-               key, n->str);
+        REPORT(c, n, "invalid %s '%s': " NAME_RULE, key, n->str);
         return false;
     }
     return true;
@@ -125,8 +130,8 @@ static int kv_cmp(const void *pa, const void *pb)
 }
 
 /* A mapping of string -> string (tags, field_mapping, join_key_map); sorted by key.
- * Null means empty. Keys are checked with `key_rule` when non-NULL. */
-static void get_kvs(bctx *c, const ldr_node *n, const char *key, ldr_kvs *out)
+ * Null means empty. With names_only, keys and values must be valid names. */
+static void get_kvs_rule(bctx *c, const ldr_node *n, const char *key, bool names_only, ldr_kvs *out)
 {
     out->items = NULL;
     out->n = 0;
@@ -138,12 +143,22 @@ static void get_kvs(bctx *c, const ldr_node *n, const char *key, ldr_kvs *out)
     size_t k = 0;
     for (size_t i = 0; i < n->n; i++) {
         const ldr_node *kn = ldr__node_key(n, i), *vn = ldr__node_val(n, i);
-        if (kn->kind != LDR_NODE_SCALAR || kn->is_null || kn->len == 0) {
+        if (kn->kind != LDR_NODE_SCALAR)
+            continue; /* reported by the YAML layer */
+        if (kn->is_null || kn->len == 0) {
             REPORT(c, kn, "keys of '%s' must be non-empty strings", key);
             continue;
         }
         if (vn->kind != LDR_NODE_SCALAR || vn->is_null) {
             REPORT(c, vn, "'%s.%s' must be a string, got %s", key, kn->str, ldr__node_describe(vn));
+            continue;
+        }
+        if (names_only && !name_ok(kn->str, kn->len)) {
+            REPORT(c, kn, "invalid %s key '%s': " NAME_RULE, key, kn->str);
+            continue;
+        }
+        if (names_only && !name_ok(vn->str, vn->len)) {
+            REPORT(c, vn, "invalid %s value '%s': " NAME_RULE, key, vn->str);
             continue;
         }
         kv[k].key = kn->str;
@@ -153,6 +168,11 @@ static void get_kvs(bctx *c, const ldr_node *n, const char *key, ldr_kvs *out)
     qsort(kv, k, sizeof *kv, kv_cmp);
     out->items = kv;
     out->n = k;
+}
+
+static void get_kvs(bctx *c, const ldr_node *n, const char *key, ldr_kvs *out)
+{
+    get_kvs_rule(c, n, key, false, out);
 }
 
 /* A list of names (entities, join_keys, features). */
@@ -430,8 +450,10 @@ static void build_source(bctx *c, ldr_node *doc)
 
     const ldr_node *v = require(c, doc, "type");
     const char *type = NULL;
+    bool known_type = false;
     s->kind = LDR_SOURCE_FILE;
     if (v && get_str(c, v, "type", &type)) {
+        known_type = true;
         static const char *const types[] = {"file", "push", "request"};
         if (!strcmp(type, "file"))
             s->kind = LDR_SOURCE_FILE;
@@ -445,7 +467,14 @@ static void build_source(bctx *c, ldr_node *doc)
                 REPORT(c, v, "unknown DataSource type '%s' (did you mean '%s'?)", type, dym);
             else
                 REPORT(c, v, "unknown DataSource type '%s' (expected file, push or request)", type);
+            known_type = false;
         }
+    }
+    if (!known_type) {
+        /* Without a type, type-specific checks would only add noise. The source is still
+         * added so views naming it do not report it as unknown. */
+        defs->prov->sources[defs->n_sources++] = doc;
+        return;
     }
     check_source_keys(c, doc, s->kind);
 
@@ -475,8 +504,15 @@ static void build_source(bctx *c, ldr_node *doc)
                 REPORT(c, v, "created_timestamp_column must differ from timestamp_field ('%s')",
                        s->timestamp_field);
         }
-        if ((v = ldr__node_get(doc, "field_mapping")))
+        if ((v = ldr__node_get(doc, "field_mapping"))) {
             get_kvs(c, v, "field_mapping", &s->field_mapping);
+            for (size_t i = 1; i < s->field_mapping.n; i++)
+                for (size_t j = 0; j < i; j++)
+                    if (!strcmp(s->field_mapping.items[i].value, s->field_mapping.items[j].value))
+                        REPORT(c, v, "field_mapping maps both '%s' and '%s' to '%s'",
+                               s->field_mapping.items[j].key, s->field_mapping.items[i].key,
+                               s->field_mapping.items[i].value);
+        }
         break;
     case LDR_SOURCE_PUSH:
         if ((v = require(c, doc, "batch_source")))
@@ -564,7 +600,7 @@ static void build_projection(bctx *c, const ldr_node *n, ldr_projection *p)
     if ((v = ldr__node_get(n, "alias")) && !(v->kind == LDR_NODE_SCALAR && v->is_null))
         get_name(c, v, "alias", &p->alias);
     if ((v = ldr__node_get(n, "join_key_map")))
-        get_kvs(c, v, "join_key_map", &p->join_key_map);
+        get_kvs_rule(c, v, "join_key_map", true, &p->join_key_map);
 }
 
 static void build_service(bctx *c, ldr_node *doc)
@@ -914,6 +950,10 @@ static void validate_views(ldr_defs *defs, ldr_diags *d)
                     vreport(d, node_or(at, "name"), &fv->loc,
                             "schema field '%s' is the timestamp_field of source '%s'", f->name,
                             batch->name);
+                else if (!strcmp(f->name, batch->created_timestamp_column))
+                    vreport(d, node_or(at, "name"), &fv->loc,
+                            "schema field '%s' is the created_timestamp_column of source '%s'",
+                            f->name, batch->name);
             }
         }
         if (schema_node && schema_node->kind == LDR_NODE_SEQ && fv->n_schema > 0 && n_features == 0)
@@ -922,6 +962,46 @@ static void validate_views(ldr_defs *defs, ldr_diags *d)
         else if (schema_node && schema_node->kind == LDR_NODE_SEQ && schema_node->n == 0)
             vreport(d, schema_node, &fv->loc, "feature view '%s' has an empty schema", fv->name);
     }
+}
+
+/* "has no feature" with the reason when the name is a join key, or a suggestion. */
+static void report_missing_feature(const ldr_defs *defs, ldr_diags *d, const ldr_view *fv,
+                                   const ldr_node *at, const ldr_loc *fallback, const char *name)
+{
+    for (size_t i = 0; i < fv->n_entities; i++) {
+        const ldr_entity *e = ldr_defs_find_entity(defs, fv->entities[i]);
+        if (e && !strcmp(e->join_key, name)) {
+            vreport(d, at, fallback,
+                    "feature view '%s' has no feature '%s' ('%s' is the join key of entity '%s')",
+                    fv->name, name, name, e->name);
+            return;
+        }
+    }
+    const char *cands[256];
+    size_t nc = 0;
+    for (size_t i = 0; i < fv->n_schema && nc < LDR_ARRAY_LEN(cands); i++)
+        if (!view_has_join_key(defs, fv, fv->schema[i].name))
+            cands[nc++] = fv->schema[i].name;
+    const char *dym = ldr_did_you_mean(name, cands, nc);
+    if (dym)
+        vreport(d, at, fallback, "feature view '%s' has no feature '%s' (did you mean '%s'?)",
+                fv->name, name, dym);
+    else
+        vreport(d, at, fallback, "feature view '%s' has no feature '%s'", fv->name, name);
+}
+
+/* The key node of `key` inside a mapping member, or the member itself. */
+static const ldr_node *map_key_node(const ldr_node *parent, const char *member, const char *key)
+{
+    const ldr_node *m = parent ? ldr__node_get(parent, member) : NULL;
+    if (!m || m->kind != LDR_NODE_MAP)
+        return m ? m : parent;
+    for (size_t i = 0; i < m->n; i++) {
+        const ldr_node *k = ldr__node_key(m, i);
+        if (k->kind == LDR_NODE_SCALAR && !strcmp(k->str, key))
+            return k;
+    }
+    return m;
 }
 
 static void validate_services(ldr_defs *defs, ldr_diags *d)
@@ -954,15 +1034,14 @@ static void validate_services(ldr_defs *defs, ldr_diags *d)
                 if (!view_has_feature(defs, fv, p->features[k])) {
                     const ldr_node *at =
                         pn && pn->kind == LDR_NODE_MAP ? item_node(pn, "features", k) : pn;
-                    vreport(d, at, &s->loc, "feature view '%s' has no feature '%s'", fv->name,
-                            p->features[k]);
+                    report_missing_feature(defs, d, fv, at, &s->loc, p->features[k]);
                 }
             }
             for (size_t k = 0; k < p->join_key_map.n; k++) {
                 const char *jk = p->join_key_map.items[k].key;
                 if (!view_has_join_key(defs, fv, jk)) {
                     const ldr_node *at =
-                        pn && pn->kind == LDR_NODE_MAP ? node_or(pn, "join_key_map") : pn;
+                        pn && pn->kind == LDR_NODE_MAP ? map_key_node(pn, "join_key_map", jk) : pn;
                     vreport(d, at, &s->loc,
                             "join_key_map key '%s' is not a join key of feature view '%s'", jk,
                             fv->name);

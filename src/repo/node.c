@@ -20,7 +20,7 @@
 void ldr_diags_init(ldr_diags *d)
 {
     d->items = NULL;
-    d->n = d->cap = 0;
+    d->n = d->cap = d->total = 0;
     d->max = 1000;
 }
 
@@ -30,11 +30,12 @@ void ldr_diags_fini(ldr_diags *d)
         ldr_free(d->items[i]);
     ldr_free(d->items);
     d->items = NULL;
-    d->n = d->cap = 0;
+    d->n = d->cap = d->total = 0;
 }
 
 void ldr_diags_addf(ldr_diags *d, const ldr_loc *loc, const char *fmt, ...)
 {
+    d->total++;
     if (d->n >= (d->max ? d->max : 1000))
         return;
     char msg[1024];

@@ -29,7 +29,8 @@ typedef struct ldr_diags {
     char **items;
     size_t n;
     size_t cap;
-    size_t max; /* stop collecting after max messages (0 = 1000) */
+    size_t max;   /* stop collecting after max messages (0 = 1000) */
+    size_t total; /* problems reported, including those past max */
 } ldr_diags;
 
 void ldr_diags_init(ldr_diags *d);

@@ -181,12 +181,15 @@ static void handle_event(yctx *y, yaml_event_t *ev)
                 return;
             target->is_null = true;
         }
-        if (*y->budget == 0) {
-            y->failed = true;
+        /* A shallow copy: the children stay shared (no expansion), but problems with the
+         * aliased value itself are reported where the alias is used. */
+        ldr_node *use = new_node(y, target->kind, ev->start_mark);
+        if (!use)
             return;
-        }
-        (*y->budget)--;
-        attach(y, target);
+        ldr_loc at = use->loc;
+        *use = *target;
+        use->loc = at;
+        attach(y, use);
         return;
     }
     case YAML_SEQUENCE_START_EVENT:
@@ -248,6 +251,10 @@ bool ldr__yaml_parse(const char *fname, const char *data, size_t len, ldr_arena 
         ldr_diags_addf(diags, NULL, "%s: cannot initialise the YAML parser", fname);
         return false;
     }
+    if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3)) {
+        data += 3; /* byte order mark: libyaml would count it as a column */
+        len -= 3;
+    }
     yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
     yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
     bool ok = true;
@@ -255,7 +262,14 @@ bool ldr__yaml_parse(const char *fname, const char *data, size_t len, ldr_arena 
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
             ldr_loc l = mark_loc(&y, p.problem_mark);
-            if (p.context)
+            bool elsewhere = p.context_mark.line != p.problem_mark.line ||
+                             p.context_mark.column != p.problem_mark.column;
+            if (p.context && elsewhere)
+                ldr_diags_addf(diags, &l,
+                               "YAML syntax error: %s %s (started at line %zu, column %zu)",
+                               p.problem ? p.problem : "", p.context, p.context_mark.line + 1,
+                               p.context_mark.column + 1);
+            else if (p.context)
                 ldr_diags_addf(diags, &l, "YAML syntax error: %s %s", p.problem ? p.problem : "",
                                p.context);
             else

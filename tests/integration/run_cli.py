@@ -22,8 +22,14 @@ Two kinds of tests, both declarative (curl's tests/data idea):
        >! text                                  stdout must not contain text
        ! exact stderr line                      if any '!' lines: stderr must equal them
        !* text                                  stderr must contain text
-       sh: command                              run a shell command in the copy (setup)
-   Lines starting with '#' are comments. '{DIR}' in a step expands to the copy's path.
+       sh: command                              run a shell command in the copy (setup,
+                                                or a check: see below)
+   Lines starting with '#' are comments. '{DIR}' in a step or an expectation line expands
+   to the copy's (real) path; '{LARDER}' in a sh: step expands to the larder binary under
+   test (shell-quoted), e.g. `sh: ({LARDER} apply & {LARDER} apply; wait)`. A sh: step
+   takes the same expectation lines as a larder step ('?', '>', '>*', '>!', '!', '!*');
+   without any it must just exit 0, as before. That lets a case post-process output, e.g.
+   mask timestamps: `sh: {LARDER} registry history | sed -E 's/ [0-9T:.-]+Z / TIME /'`.
 Each case is one TAP test; a failing step prints its command, output and expectation.
 """
 import os
@@ -120,19 +126,24 @@ def check_case(binary, root, path, res):
             shutil.copytree(src, work, ignore=shutil.ignore_patterns("registry.db*", "online.db*"))
         else:
             os.makedirs(work)
+        real = os.path.realpath(work)
         for st in steps:
-            cmd = st["cmd"].replace("{DIR}", work)
+            cmd = st["cmd"].replace("{DIR}", real)
+            for k in ("out", "out_has", "out_not", "err", "err_has"):
+                if st[k] is not None:
+                    st[k] = [x.replace("{DIR}", real) for x in st[k]]
             if st["kind"] == "sh":
-                p = subprocess.run(cmd, shell=True, cwd=work, capture_output=True, text=True)
-                if p.returncode != 0:
-                    res.fail(f"sh: {cmd}: exit {p.returncode}: {p.stderr}")
-                    return
-                continue
-            args = shlex.split(cmd)
-            if not args or args[0] != "larder":
-                raise ValueError(f"{path}: steps must start with 'larder': {cmd}")
-            code, out, err = run(binary, args[1:], work)
-            ctx = f"$ {cmd}"
+                cmd = cmd.replace("{LARDER}", shlex.quote(binary))
+                p = subprocess.run(cmd, shell=True, cwd=work, capture_output=True, text=True,
+                                   timeout=300)
+                code, out, err = p.returncode, p.stdout, p.stderr
+                ctx = f"sh: {cmd}"
+            else:
+                args = shlex.split(cmd)
+                if not args or args[0] != "larder":
+                    raise ValueError(f"{path}: steps must start with 'larder': {cmd}")
+                code, out, err = run(binary, args[1:], work)
+                ctx = f"$ {cmd}"
             if code != st["exit"]:
                 res.fail(f"{ctx}: exit {code}, expected {st['exit']}\nstdout:\n{out}stderr:\n{err}")
                 return

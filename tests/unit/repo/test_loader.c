@@ -399,6 +399,24 @@ TEST(every_problem_is_collected)
     ldr_defs_fini(&d);
 }
 
+TEST(diagnostics_are_capped_but_counted)
+{
+    ldr_buf b;
+    ldr_err err;
+    ldr_buf_init(&b, 1u << 20);
+    CHECK_OK(ldr_buf_puts(&b, "kind: Entity\nname: e\n", &err), err);
+    for (int i = 0; i < 1100; i++)
+        CHECK_OK(ldr_buf_printf(&b, &err, "junk_%d: 1\n", i), err);
+    ldr_defs d;
+    ldr_diags g;
+    size_t n = load(&d, &g, ldr_buf_cstr(&b));
+    CHECK_EQ_I64(n, 1000);
+    CHECK_EQ_I64(g.total, 1100);
+    ldr_diags_fini(&g);
+    ldr_defs_fini(&d);
+    ldr_buf_fini(&b);
+}
+
 TEST(json_spec_rejects_garbage)
 {
     ldr_defs d;
@@ -487,12 +505,12 @@ TEST(config_problems_all_reported)
     CHECK_FAILS(ldr_config_load(dir, &cfg, &g, &err), LDR_ECONFIG);
     CHECK_EQ_I64(g.n, 3);
     if (g.n == 3) {
-        CHECK_EQ_STR(g.items[0], "feature_store.yaml:3:1: unknown key 'registyr' in "
-                                 "feature_store.yaml (did you mean 'registry'?)");
-        CHECK_EQ_STR(g.items[1], "feature_store.yaml:1:10: invalid project name '-bad': it must "
+        CHECK_EQ_STR(g.items[0], "feature_store.yaml:1:10: invalid project name '-bad': it must "
                                  "match ^[A-Za-z0-9][A-Za-z0-9_-]*$");
-        CHECK_EQ_STR(g.items[2], "feature_store.yaml:2:22: unsupported online_store type "
+        CHECK_EQ_STR(g.items[1], "feature_store.yaml:2:22: unsupported online_store type "
                                  "'dynamodb' (supported: sqlite)");
+        CHECK_EQ_STR(g.items[2], "feature_store.yaml:3:1: unknown key 'registyr' in "
+                                 "feature_store.yaml (did you mean 'registry'?)");
     }
     ldr_config_fini(&cfg);
     ldr_diags_fini(&g);
@@ -590,6 +608,7 @@ int main(void)
     RUN(alias_bomb_is_cheap);
     RUN(deep_nesting_is_refused);
     RUN(every_problem_is_collected);
+    RUN(diagnostics_are_capped_but_counted);
     RUN(json_spec_rejects_garbage);
     RUN(config_defaults_and_paths);
     RUN(config_problems_all_reported);
