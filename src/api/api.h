@@ -31,7 +31,8 @@ extern const ldr_infra_ops ldr__infra_default;
 /** Replaces the store's infra hook (tests use a recording fake). ctx is borrowed. */
 void ldr__store_set_infra(ldr_store *store, const ldr_infra_ops *ops, void *ctx);
 
-/** Borrowed; valid until ldr_store_close. */
+/** Borrowed; valid until ldr_store_close. The registry is NULL while none exists (nothing
+ * was ever applied: read-only commands do not create it). */
 const ldr_config *ldr__store_config(const ldr_store *store);
 ldr_registry *ldr__store_registry(ldr_store *store);
 

@@ -13,9 +13,11 @@
  */
 #include "api/api.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct ldr_snapshot {
     atomic_long refs;
@@ -69,7 +71,8 @@ int64_t ldr_snapshot_version(const ldr_snapshot *snap)
     return snap->version;
 }
 
-/* Builds a snapshot of the project at `version` (0 = current). */
+/* Builds a snapshot of the project at `version` (0 = current). No registry (reg NULL:
+ * nothing was ever applied) gives the empty snapshot. */
 static ldr_snapshot *snapshot_load(ldr_registry *reg, const char *project, int64_t version,
                                    ldr_err *err)
 {
@@ -77,6 +80,8 @@ static ldr_snapshot *snapshot_load(ldr_registry *reg, const char *project, int64
     atomic_init(&s->refs, 1);
     ldr_objset_init(&s->objs);
     ldr_defs_init(&s->defs);
+    if (!reg)
+        return s;
     if (ldr_registry_current_version(reg, project, &s->version, err) != LDR_OK)
         goto fail;
     if (version)
@@ -170,6 +175,22 @@ const ldr_service *ldr_snapshot_find_service(const ldr_snapshot *snap, const cha
 
 /* ---- store -------------------------------------------------------------------------------- */
 
+/* Opens the registry if it exists, or (create) creating it. Read-only commands never
+ * create it: plan, list or describe in a fresh checkout leave the directory untouched,
+ * and work on a read-only one. */
+static ldr_code registry_attach(ldr_store *st, bool create, ldr_err *err)
+{
+    if (st->reg)
+        return LDR_OK;
+    if (!create && access(st->cfg.registry_path, F_OK) != 0 && errno == ENOENT)
+        return LDR_OK;
+    ldr_registry_config rc = {.type = st->cfg.registry_type,
+                              .path = st->cfg.registry_path,
+                              .busy_timeout_ms = st->opts.busy_timeout_ms};
+    st->reg = ldr_registry_open(&rc, err);
+    return st->reg ? LDR_OK : (err ? err->code : LDR_EBACKEND);
+}
+
 ldr_store *ldr_store_open(const char *repo_dir, const ldr_store_opts *opts, ldr_err *err)
 {
     ldr_store *st = ldr_xcalloc(1, sizeof *st);
@@ -178,11 +199,7 @@ ldr_store *ldr_store_open(const char *repo_dir, const ldr_store_opts *opts, ldr_
     ldr_diags_init(&st->diags);
     if (ldr_config_load(repo_dir ? repo_dir : ".", &st->cfg, &st->diags, err) != LDR_OK)
         goto fail;
-    ldr_registry_config rc = {.type = st->cfg.registry_type,
-                              .path = st->cfg.registry_path,
-                              .busy_timeout_ms = st->opts.busy_timeout_ms};
-    st->reg = ldr_registry_open(&rc, err);
-    if (!st->reg)
+    if (registry_attach(st, false, err) != LDR_OK)
         goto fail;
     st->snap = snapshot_load(st->reg, st->cfg.project, 0, err);
     if (!st->snap)
@@ -227,8 +244,10 @@ void ldr__store_set_infra(ldr_store *st, const ldr_infra_ops *ops, void *ctx)
 
 ldr_code ldr_store_refresh(ldr_store *st, ldr_err *err)
 {
-    int64_t v;
-    ldr_code rc = ldr_registry_current_version(st->reg, st->cfg.project, &v, err);
+    int64_t v = 0;
+    ldr_code rc = registry_attach(st, false, err);
+    if (rc == LDR_OK && st->reg)
+        rc = ldr_registry_current_version(st->reg, st->cfg.project, &v, err);
     if (rc != LDR_OK)
         return rc;
     if (st->snap && v == st->snap->version)
@@ -355,9 +374,9 @@ static ldr_code compute_plan(ldr_store *st, ldr_defs *defs, ldr_plan *p, ldr_err
     ldr_objset_init(&desired);
     ldr_objset_init(&current);
     ldr_code rc = load_desired(st, defs, &desired, err);
-    if (rc == LDR_OK)
+    if (rc == LDR_OK && st->reg)
         rc = ldr_registry_current_version(st->reg, st->cfg.project, &p->base_version, err);
-    if (rc == LDR_OK)
+    if (rc == LDR_OK && st->reg)
         rc = ldr_registry_load(st->reg, st->cfg.project, 0, &current, err);
     if (rc == LDR_OK)
         rc = ldr_diff(&current, &desired, &p->cs, err);
@@ -394,7 +413,20 @@ ldr_code ldr_store_apply(ldr_store *st, ldr_plan **out_plan, ldr_err *err)
     ldr_buf summary;
     ldr_buf_init(&summary, 1u << 20);
     bool in_txn = false;
-    ldr_code rc = ldr_registry_begin_write(st->reg, err);
+    /* Validate before creating anything, so a broken repository leaves no registry. */
+    ldr_code rc = st->reg ? LDR_OK : compute_plan(st, &defs, p, err);
+    if (rc != LDR_OK || (!st->reg && p->cs.n == 0))
+        goto out;
+    if (!st->reg) {
+        ldr_changeset_fini(&p->cs);
+        ldr_changeset_init(&p->cs);
+        ldr_defs_fini(&defs);
+        ldr_defs_init(&defs);
+    }
+    rc = registry_attach(st, true, err);
+    if (rc != LDR_OK)
+        goto out;
+    rc = ldr_registry_begin_write(st->reg, err);
     if (rc != LDR_OK)
         goto out;
     in_txn = true;
@@ -432,6 +464,8 @@ out:
 
 ldr_code ldr__store_teardown(ldr_store *st, bool purge, ldr_err *err)
 {
+    if (!st->reg)
+        return LDR_OK; /* nothing was ever applied: nothing to tear down */
     ldr_objset current, empty;
     ldr_objset_init(&current);
     ldr_objset_init(&empty);

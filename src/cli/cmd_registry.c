@@ -113,8 +113,8 @@ static int registry_history(ldr_store *st)
     ldr_err err;
     ldr_err_clear(&err);
     int code = CLI_OK;
-    if (ldr_registry_versions(ldr__store_registry(st), ldr_store_project(st), &a, &v, &n, &err) !=
-        LDR_OK) {
+    ldr_registry *reg = ldr__store_registry(st);
+    if (reg && ldr_registry_versions(reg, ldr_store_project(st), &a, &v, &n, &err) != LDR_OK) {
         code = cli_fail(&err);
     } else if (n == 0) {
         printf("Project %s has no registry versions yet: run 'larder apply'.\n",
@@ -146,7 +146,13 @@ static int registry_diff(ldr_store *st, int64_t v1, int64_t v2)
     ldr_err_clear(&err);
     int code = CLI_OK;
     /* Version 0 is the empty registry; ldr_registry_load treats 0 as "current". */
-    ldr_code rc = v1 ? ldr_registry_load(reg, project, v1, &a, &err) : LDR_OK;
+    ldr_code rc = LDR_OK;
+    if (!reg && (v1 || v2))
+        rc = ldr_err_setf(&err, LDR_ENOTFOUND,
+                          "project %s has no registry version %lld (latest is 0)", project,
+                          (long long)(v1 ? v1 : v2));
+    if (rc == LDR_OK && v1)
+        rc = ldr_registry_load(reg, project, v1, &a, &err);
     if (rc == LDR_OK && v2)
         rc = ldr_registry_load(reg, project, v2, &b, &err);
     if (rc == LDR_OK)
