@@ -51,13 +51,9 @@ CONFIGURED = $(if $(wildcard $(1)/meson-private/coredata.dat),--reconfigure)
 
 # ---- build ------------------------------------------------------------------------------
 
-# By target name and type (liblarder is also called 'larder'), wherever src/ defines it.
+# By name and type: the static library liblarder is also called 'larder'.
 all: $(BUILD)/build.ninja
 	$(MESON) compile -C $(BUILD) larder:executable
-	@# The executable is defined in src/meson.build, so Meson puts it in build/src/;
-	@# offer it as build/larder unless a real file already sits there.
-	@if [ -e $(BUILD)/src/larder ] && [ ! -e $(BUILD)/larder -o -L $(BUILD)/larder ]; then \
-		ln -sfn src/larder $(BUILD)/larder; fi
 
 # Every target (library, CLI, tests, replays) with the project's -Werror warning set.
 check-build: $(BUILD)/build.ninja

@@ -801,8 +801,12 @@ static void check_duplicates(ldr_diags *d, const char *kind, const char *const *
     ldr_map_fini(&seen);
 }
 
-#define CHECK_DUPS(d, kind, arr, n, docs) \
-    check_duplicates(d, kind, &(arr)[0].name, &(arr)[0].loc, docs, n, sizeof((arr)[0]))
+/* Duplicate names of one kind; the array may be NULL when there are none. */
+#define CHECK_DUPS(d, kind, arr, n, docs)                                                        \
+    do {                                                                                         \
+        if (n)                                                                                   \
+            check_duplicates(d, kind, &(arr)[0].name, &(arr)[0].loc, docs, n, sizeof((arr)[0])); \
+    } while (0)
 
 static void validate_sources(ldr_defs *defs, ldr_diags *d)
 {

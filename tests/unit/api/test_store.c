@@ -45,7 +45,7 @@ static char *make_repo(const char *defs)
     CHECK(dir != NULL);
     write_file(dir, "feature_store.yaml", "project: proj\n");
     write_file(dir, "defs.yaml", defs);
-    return strdup(dir);
+    return ldr_xstrdup(dir);
 }
 
 static void remove_tree(char *dir)
@@ -53,7 +53,7 @@ static void remove_tree(char *dir)
     char cmd[1100];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
-    free(dir);
+    ldr_free(dir);
 }
 
 /* A recording infra fake. */

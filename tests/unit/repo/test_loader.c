@@ -456,7 +456,7 @@ static char *make_repo(void)
     char tmpl[] = "/tmp/ldr_loader_XXXXXX";
     char *dir = mkdtemp(tmpl);
     CHECK(dir != NULL);
-    return strdup(dir);
+    return ldr_xstrdup(dir);
 }
 
 static void remove_tree(char *dir)
@@ -464,7 +464,7 @@ static void remove_tree(char *dir)
     char cmd[1100];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
-    free(dir);
+    ldr_free(dir);
 }
 
 TEST(config_defaults_and_paths)
