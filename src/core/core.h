@@ -168,9 +168,15 @@ bool ldr_log_level_parse(const char *s, ldr_log_level *out);
 
 bool ldr_streq(const char *a, const char *b);
 bool ldr_strieq(const char *a, const char *b);
-/** Levenshtein distance, capped at `cap` (returns cap when the distance is >= cap). */
+#define LDR_QUOTE_MAX   48 /* bytes of input shown in a message; longer input ends in "..." */
+#define LDR_QUOTE_BUFSZ (LDR_QUOTE_MAX * 4 + 4)
+/** Renders up to LDR_QUOTE_MAX bytes of s for an error message, escaping '"', '\\' and
+ * non-printable bytes (\xNN) so the message stays one readable line. Returns out. */
+const char *ldr__quote(const char *s, size_t len, char out[LDR_QUOTE_BUFSZ]);
+/** Optimal-string-alignment distance, capped at `cap` (returns cap when the distance is >= cap). */
 size_t ldr_edit_distance(const char *a, const char *b, size_t cap);
-/** Among candidates[0..n), the closest to word within distance max(2, len/3), or NULL. */
+/** Among candidates[0..n), the closest to word within distance max(1, len/3) (and less
+ * than its length), or NULL. */
 const char *ldr_did_you_mean(const char *word, const char *const *candidates, size_t n);
 
 /* ---- Time ------------------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /*
- * str.c -- small string helpers: equality, case-insensitive equality, a capped
- * Levenshtein distance and "did you mean" suggestions for error messages about unknown
- * keys, kinds and names.
+ * str.c -- small string helpers: equality, case-insensitive equality, a capped edit
+ * distance and "did you mean" suggestions for messages about unknown keys, kinds and
+ * names, and ldr__quote, which renders untrusted input safely inside an error message.
  */
 #include "core/core.h"
 
@@ -74,4 +74,30 @@ const char *ldr_did_you_mean(const char *word, const char *const *candidates, si
         }
     }
     return best;
+}
+
+const char *ldr__quote(const char *s, size_t len, char out[LDR_QUOTE_BUFSZ])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < LDR_QUOTE_MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    if (len > LDR_QUOTE_MAX) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
 }

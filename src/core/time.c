@@ -25,38 +25,6 @@
 #define SEC_PER_DAY INT64_C(86400)
 #define US_PER_DAY  (SEC_PER_DAY * US_PER_SEC)
 
-/* Longest part of the input quoted in an error message; longer input ends in "...". */
-#define QUOTE_MAX   48
-#define QUOTE_BUFSZ (QUOTE_MAX * 4 + 4)
-
-/* Renders up to QUOTE_MAX bytes of s for an error message: '"', '\\' and non-printable
- * bytes are escaped so the message stays one readable line. Returns out. */
-static const char *quote(const char *s, size_t len, char out[QUOTE_BUFSZ])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < len && i < QUOTE_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    if (len > QUOTE_MAX) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* ---- Calendar ------------------------------------------------------------------------ */
 
 static bool is_leap(int64_t y)
@@ -156,17 +124,17 @@ static bool fixed_digits(cursor *c, size_t n, unsigned *out)
 
 static ldr_code ts_fail(const cursor *c, ldr_err *err, const char *what)
 {
-    char q[QUOTE_BUFSZ];
-    return ldr_err_setf(err, LDR_EINVAL, "invalid timestamp \"%s\": %s", quote(c->s, c->len, q),
-                        what);
+    char q[LDR_QUOTE_BUFSZ];
+    return ldr_err_setf(err, LDR_EINVAL, "invalid timestamp \"%s\": %s",
+                        ldr__quote(c->s, c->len, q), what);
 }
 
 static ldr_code ts_range(const cursor *c, ldr_err *err, const char *field, unsigned v, unsigned lo,
                          unsigned hi)
 {
-    char q[QUOTE_BUFSZ];
+    char q[LDR_QUOTE_BUFSZ];
     return ldr_err_setf(err, LDR_EINVAL, "invalid timestamp \"%s\": %s %u out of range %u-%u",
-                        quote(c->s, c->len, q), field, v, lo, hi);
+                        ldr__quote(c->s, c->len, q), field, v, lo, hi);
 }
 
 static ldr_code parse_date(cursor *c, ts_fields *f, ldr_err *err)
@@ -185,10 +153,10 @@ static ldr_code parse_date(cursor *c, ts_fields *f, ldr_err *err)
         return ts_range(c, err, "month", f->month, 1, 12);
     unsigned mdays = days_in_month(f->year, f->month);
     if (f->day < 1 || f->day > mdays) {
-        char q[QUOTE_BUFSZ];
+        char q[LDR_QUOTE_BUFSZ];
         return ldr_err_setf(err, LDR_EINVAL,
                             "invalid timestamp \"%s\": day %u out of range 1-%u for %04u-%02u",
-                            quote(c->s, c->len, q), f->day, mdays, f->year, f->month);
+                            ldr__quote(c->s, c->len, q), f->day, mdays, f->year, f->month);
     }
     return LDR_OK;
 }
@@ -371,24 +339,25 @@ static const duration_unit units[] = {
 
 static ldr_code dur_fail(const char *s, size_t len, ldr_err *err, const char *what)
 {
-    char q[QUOTE_BUFSZ];
-    return ldr_err_setf(err, LDR_EINVAL, "invalid duration \"%s\": %s", quote(s, len, q), what);
+    char q[LDR_QUOTE_BUFSZ];
+    return ldr_err_setf(err, LDR_EINVAL, "invalid duration \"%s\": %s", ldr__quote(s, len, q),
+                        what);
 }
 
 /* Fails because unit u follows unit last (u <= last): repeated or out of order. */
 static ldr_code dur_fail_order(const char *s, size_t len, ldr_err *err, int u, int last)
 {
-    char q[QUOTE_BUFSZ];
+    char q[LDR_QUOTE_BUFSZ];
     if (u == last) {
         return ldr_err_setf(err, LDR_EINVAL,
                             "invalid duration \"%s\": unit \"%s\" is repeated (each unit at "
                             "most once, largest first)",
-                            quote(s, len, q), units[u].name);
+                            ldr__quote(s, len, q), units[u].name);
     }
     return ldr_err_setf(err, LDR_EINVAL,
                         "invalid duration \"%s\": unit \"%s\" must come before \"%s\" "
                         "(largest units first, as in \"1d12h\")",
-                        quote(s, len, q), units[u].name, units[last].name);
+                        ldr__quote(s, len, q), units[u].name, units[last].name);
 }
 
 /* Returns the index in units[] of the unit spelled s[0..len), or -1. */
@@ -404,7 +373,7 @@ static int find_unit(const char *s, size_t len)
 /* Reads one "<digits><unit>" group at c into *out_us and its unit index into *out_unit. */
 static ldr_code parse_group(cursor *c, int64_t *out_us, int *out_unit, ldr_err *err)
 {
-    char q[QUOTE_BUFSZ];
+    char q[LDR_QUOTE_BUFSZ];
     size_t start = c->pos;
     int64_t n = 0;
     bool overflow = false;
@@ -414,9 +383,10 @@ static ldr_code parse_group(cursor *c, int64_t *out_us, int *out_unit, ldr_err *
         n = overflow ? n : n * 10 + digit;
     }
     if (c->pos == start) {
-        char qr[QUOTE_BUFSZ];
+        char qr[LDR_QUOTE_BUFSZ];
         return ldr_err_setf(err, LDR_EINVAL, "invalid duration \"%s\": expected a number at \"%s\"",
-                            quote(c->s, c->len, q), quote(c->s + c->pos, c->len - c->pos, qr));
+                            ldr__quote(c->s, c->len, q),
+                            ldr__quote(c->s + c->pos, c->len - c->pos, qr));
     }
     if (c->pos < c->len && (c->s[c->pos] == '.' || c->s[c->pos] == ','))
         return dur_fail(c->s, c->len, err,
@@ -425,17 +395,17 @@ static ldr_code parse_group(cursor *c, int64_t *out_us, int *out_unit, ldr_err *
     while (c->pos < c->len && is_alpha(c->s[c->pos]))
         c->pos++;
     if (c->pos == ustart) {
-        char qn[QUOTE_BUFSZ];
-        return ldr_err_setf(err, LDR_EINVAL,
-                            "invalid duration \"%s\": missing unit after \"%s\" " UNITS_HELP,
-                            quote(c->s, c->len, q), quote(c->s + start, ustart - start, qn));
+        char qn[LDR_QUOTE_BUFSZ];
+        return ldr_err_setf(
+            err, LDR_EINVAL, "invalid duration \"%s\": missing unit after \"%s\" " UNITS_HELP,
+            ldr__quote(c->s, c->len, q), ldr__quote(c->s + start, ustart - start, qn));
     }
     int u = find_unit(c->s + ustart, c->pos - ustart);
     if (u < 0) {
-        char qu[QUOTE_BUFSZ];
-        return ldr_err_setf(err, LDR_EINVAL,
-                            "invalid duration \"%s\": unknown unit \"%s\" " UNITS_HELP,
-                            quote(c->s, c->len, q), quote(c->s + ustart, c->pos - ustart, qu));
+        char qu[LDR_QUOTE_BUFSZ];
+        return ldr_err_setf(
+            err, LDR_EINVAL, "invalid duration \"%s\": unknown unit \"%s\" " UNITS_HELP,
+            ldr__quote(c->s, c->len, q), ldr__quote(c->s + ustart, c->pos - ustart, qu));
     }
     if (overflow || n > INT64_MAX / units[u].us)
         return dur_fail(c->s, c->len, err, "too large");

@@ -23,39 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest part of the input quoted in an error message; longer input ends in "...". */
-#define QUOTE_MAX   48
-#define QUOTE_BUFSZ (QUOTE_MAX * 4 + 4)
-
-/* Renders up to QUOTE_MAX bytes of s for an error message: '"', '\\' and non-printable
- * bytes are escaped so the message stays one readable line. Returns out. (time.c has the
- * same helper; core.h keeps no internal cross-file declarations.) */
-static const char *quote(const char *s, size_t len, char out[QUOTE_BUFSZ])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < len && i < QUOTE_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    if (len > QUOTE_MAX) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -205,9 +172,9 @@ ldr_value ldr_value_null(ldr_type t)
 
 static ldr_code conv_fail(ldr_type t, const char *s, size_t len, ldr_err *err, const char *what)
 {
-    char q[QUOTE_BUFSZ];
+    char q[LDR_QUOTE_BUFSZ];
     return ldr_err_setf(err, LDR_EINVAL, "invalid %s \"%s\": %s", ldr_type_name(t),
-                        quote(s, len, q), what);
+                        ldr__quote(s, len, q), what);
 }
 
 typedef enum int_status { INT_OK, INT_SYNTAX, INT_RANGE } int_status;
@@ -357,8 +324,8 @@ typedef struct list_parser {
 /* Fails with a message about the list; elem is the 1-based element concerned, or 0. */
 static ldr_code list_fail(const list_parser *p, size_t elem, ldr_err *err, const char *what)
 {
-    char q[QUOTE_BUFSZ];
-    quote(p->s, p->len, q);
+    char q[LDR_QUOTE_BUFSZ];
+    ldr__quote(p->s, p->len, q);
     if (elem == 0)
         return ldr_err_setf(err, LDR_EINVAL, "invalid %s \"%s\": %s", ldr_type_name(p->type), q,
                             what);
@@ -546,9 +513,9 @@ static ldr_code parse_element(list_parser *p, size_t elem, ldr_value *out, ldr_e
         rc = scalar_from_text(t, p->s + start, end - start, p->a, out, err);
     }
     if (rc != LDR_OK) {
-        char q[QUOTE_BUFSZ];
+        char q[LDR_QUOTE_BUFSZ];
         ldr_err_prefix(err, "invalid %s \"%s\": element %zu: ", ldr_type_name(p->type),
-                       quote(p->s, p->len, q), elem);
+                       ldr__quote(p->s, p->len, q), elem);
     }
     return rc;
 }
