@@ -8,6 +8,7 @@
 #                      integration, fuzz corpus replays), then the "N passed, N failed" line
 #   make format        clang-format -i every .c/.h     make format-check   the CI check
 #   make checksrc      house lint + header self-containment (scripts/checksrc)
+#   make check-build-clang   every target with clang -O2 (release) and -Werror
 #   make fuzz          clang libFuzzer build in build-fuzz/, each target for FUZZ_SECONDS
 #   make bench         bench/run.sh, when there is one
 #   make clean         remove the build directories (fuzz crash artifacts are kept)
@@ -30,6 +31,7 @@ MESON ?= meson
 CLANG_FORMAT ?= clang-format
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+CLANG_BUILD ?= build-clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 # Extra arguments for scripts/test-summary, e.g. --check NAME=pass|fail.
@@ -46,7 +48,7 @@ SAN_ENV := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_
 # A directory that meson set up before (maybe half-way) is re-set up with --reconfigure.
 CONFIGURED = $(if $(wildcard $(1)/meson-private/coredata.dat),--reconfigure)
 
-.PHONY: all check-build deps quickstart test test-run format format-check checksrc fuzz bench \
+.PHONY: all check-build check-build-clang deps quickstart test test-run format format-check checksrc fuzz bench \
 	clean help
 
 # ---- build ------------------------------------------------------------------------------
@@ -59,8 +61,15 @@ all: $(BUILD)/build.ninja
 check-build: $(BUILD)/build.ninja
 	$(MESON) compile -C $(BUILD)
 
+# The same with clang -O2 (release), the second compiler of STYLE §42's matrix.
+check-build-clang: $(CLANG_BUILD)/build.ninja
+	$(MESON) compile -C $(CLANG_BUILD)
+
 $(BUILD)/build.ninja:
 	$(MESON) setup $(call CONFIGURED,$(BUILD)) $(BUILD)
+
+$(CLANG_BUILD)/build.ninja:
+	CC=clang $(MESON) setup $(call CONFIGURED,$(CLANG_BUILD)) $(CLANG_BUILD) --buildtype=release
 
 $(ASAN_BUILD)/build.ninja:
 	$(MESON) setup $(call CONFIGURED,$(ASAN_BUILD)) $(ASAN_BUILD) \
@@ -155,7 +164,7 @@ bench:
 	else echo "no benchmarks yet"; fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)
 
 help:
 	@sed -n '3,/^#$$/s/^# \{0,1\}//p' Makefile
