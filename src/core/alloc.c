@@ -67,6 +67,19 @@ void *ldr_xreallocarray(void *p, size_t count, size_t size)
     return ldr_xrealloc(p, count * size);
 }
 
+void *ldr_xaligned_realloc(void *p, size_t old_len, size_t n)
+{
+    count_alloc(n);
+    void *q = NULL;
+    if (posix_memalign(&q, LDR_ALIGN, n ? n : 1) != 0)
+        oom(n);
+    if (p) {
+        memcpy(q, p, old_len < n ? old_len : n);
+        free(p);
+    }
+    return q;
+}
+
 void ldr_free(void *p)
 {
     free(p);

@@ -65,6 +65,10 @@ void *ldr_xcalloc(size_t count, size_t size);
 void *ldr_xrealloc(void *p, size_t n);
 /** realloc of an array with count*size overflow check; aborts on failure. */
 void *ldr_xreallocarray(void *p, size_t count, size_t size);
+#define LDR_ALIGN 64 /* alignment of column buffers (cache lines, SIMD loads) */
+/** Grows (or allocates, p == NULL) a LDR_ALIGN-aligned block, keeping its first
+ * min(old_len, n) bytes; aborts on failure. Free with ldr_free. */
+void *ldr_xaligned_realloc(void *p, size_t old_len, size_t n);
 /** free; NULL is a no-op. */
 void ldr_free(void *p);
 /** strdup that aborts on failure. Caller owns; free with ldr_free. */
