@@ -1,7 +1,8 @@
 # Makefile -- a thin wrapper over Meson + Ninja (STYLE §46); Meson is the real build.
 #
 #   make               configure build/ if needed and build build/larder
-#   make deps          apt-install everything needed to build and test (root, Debian 12)
+#   make deps          apt-install everything needed to build and test (root, Debian 12),
+#                      then the test oracles (npm ci in tests/oracle: DuckDB, hyparquet)
 #   make quickstart    deps, build, then scripts/quickstart.sh on examples/driver_ranking
 #   make test          deps, every target of build/ with gcc -Werror (one test case), the
 #                      ASan+UBSan build in build-asan/ and every meson test there (unit,
@@ -38,7 +39,7 @@ FUZZ_SECONDS ?= 60
 SUMMARY_ARGS ?=
 
 APT_PACKAGES := build-essential meson ninja-build pkg-config libyaml-dev libjansson-dev \
-	libsqlite3-dev clang libclang-rt-14-dev clang-format python3 sqlite3
+	libsqlite3-dev libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev clang libclang-rt-14-dev clang-format python3 sqlite3
 
 SRC_DIRS := src include tests fuzz bench
 SRC_FILES = $(shell find $(SRC_DIRS) -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | LC_ALL=C sort)
@@ -99,6 +100,12 @@ deps:
 	install="$$apt install -y --no-install-recommends $(APT_PACKAGES)"; \
 	if ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 && $$install; then exit 0; fi; \
 	$$apt update && $$install
+	@# Reference readers for the tests (DuckDB, hyparquet): tests/oracle/node_modules, pinned
+	@# by package-lock.json; skipped when it is already installed at the locked versions.
+	@if ! command -v npm >/dev/null; then echo "deps: npm not found; oracle tests will skip"; \
+	elif [ tests/oracle/node_modules/.package-lock.json -nt tests/oracle/package-lock.json ]; then \
+		echo "deps: tests/oracle up to date"; \
+	else npm ci --prefix tests/oracle --no-audit --no-fund; fi
 
 # ---- quickstart -------------------------------------------------------------------------
 

@@ -1,0 +1,4 @@
+/*
+ * csv.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_csv;

@@ -1,0 +1,4 @@
+/*
+ * text_out.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_text_out;

@@ -1,0 +1,4 @@
+/*
+ * pit.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_pit;

@@ -1,0 +1,4 @@
+/*
+ * reference.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_reference;

@@ -1,0 +1,4 @@
+/*
+ * codec.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_codec;

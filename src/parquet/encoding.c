@@ -1,0 +1,4 @@
+/*
+ * encoding.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_encoding;

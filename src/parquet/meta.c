@@ -1,0 +1,4 @@
+/*
+ * meta.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_meta;

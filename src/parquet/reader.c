@@ -1,0 +1,4 @@
+/*
+ * reader.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_reader;

@@ -1,0 +1,4 @@
+/*
+ * source.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_source;

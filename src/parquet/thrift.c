@@ -1,0 +1,4 @@
+/*
+ * thrift.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_thrift;

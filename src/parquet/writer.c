@@ -1,0 +1,4 @@
+/*
+ * writer.c -- placeholder; being written.
+ */
+typedef int ldr__placeholder_writer;
