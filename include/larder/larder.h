@@ -296,6 +296,53 @@ const char *ldr_plan_text(const ldr_plan *plan);
 /** Frees a plan. NULL is a no-op. */
 void ldr_plan_free(ldr_plan *plan);
 
+/* ---- Historical retrieval ------------------------------------------------------------ */
+
+/** A result table (columns of values). Opaque; read with the ldr_table_* accessors. */
+typedef struct ldr_table ldr_table;
+
+typedef struct ldr_hist_opts {
+    const char *entities_path;   /**< entity rows (.csv or .parquet); NULL: non-entity mode */
+    const char *const *features; /**< "view:feature" references ... */
+    size_t n_features;
+    const char *feature_service; /**< ... or a feature service name */
+    bool full_feature_names;     /**< name columns "<view or alias>__<feature>" */
+    bool filter_by_created_timestamp; /**< ignore rows created after the entity time */
+    ldr_ts start_date;           /**< non-entity mode: source rows with start <= ts <= end */
+    ldr_ts end_date;
+    int threads; /**< <= 0: one per core */
+} ldr_hist_opts;
+
+/** Default options: no features, entity mode, threads = one per core. */
+ldr_hist_opts ldr_hist_opts_default(void);
+
+/**
+ * Point-in-time correct training data from the store's current snapshot: for every entity
+ * row at time T and every requested view, the values of the source row with the greatest
+ * event timestamp in [T - ttl, T] (then greatest created timestamp, then last in the
+ * source), or nulls. Every entity row is kept, in order, with all its columns, followed by
+ * the features in request order. *out is caller-owned; free with ldr_table_free.
+ */
+LDR_MUST_USE ldr_code ldr_store_get_historical_features(ldr_store *store, const ldr_hist_opts *opts,
+                                                        ldr_table **out, ldr_err *err);
+
+size_t ldr_table_num_rows(const ldr_table *t);
+size_t ldr_table_num_columns(const ldr_table *t);
+/** Column name; borrowed, valid until ldr_table_free. */
+const char *ldr_table_column_name(const ldr_table *t, size_t col);
+ldr_type ldr_table_column_type(const ldr_table *t, size_t col);
+bool ldr_table_is_null(const ldr_table *t, size_t col, size_t row);
+/** Int32, Int64, Bool (0/1) and UnixTimestamp (microseconds) cells. */
+int64_t ldr_table_get_int(const ldr_table *t, size_t col, size_t row);
+/** Float32 and Float64 cells. */
+double ldr_table_get_double(const ldr_table *t, size_t col, size_t row);
+/** String and Bytes cells: pointer (borrowed, valid until ldr_table_free) and length. */
+const char *ldr_table_get_bytes(const ldr_table *t, size_t col, size_t row, size_t *out_len);
+/** Writes the table to a file by extension: .csv, .parquet or .jsonl (atomically). */
+LDR_MUST_USE ldr_code ldr_table_write(const ldr_table *t, const char *path, ldr_err *err);
+/** Frees the table. NULL is a no-op. */
+void ldr_table_free(ldr_table *t);
+
 #ifdef __cplusplus
 }
 #endif

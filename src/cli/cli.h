@@ -50,6 +50,10 @@ bool cli_wants_help(int argc, char **argv, const char *help);
  * (json_decref). */
 json_t *cli_object_json(const ldr_regobj *o);
 
+/** Parses a time for the command line: RFC 3339 (see ldr_ts_parse), "now", or "now-2h" /
+ * "now+1d" with a duration. */
+LDR_MUST_USE ldr_code cli_parse_time(const char *s, ldr_ts *out, ldr_err *err);
+
 /* Commands. */
 int cmd_version(cli_ctx *ctx, int argc, char **argv);
 int cmd_plan(cli_ctx *ctx, int argc, char **argv);
@@ -62,5 +66,6 @@ int cmd_data_sources(cli_ctx *ctx, int argc, char **argv);
 int cmd_feature_views(cli_ctx *ctx, int argc, char **argv);
 int cmd_feature_services(cli_ctx *ctx, int argc, char **argv);
 int cmd_search(cli_ctx *ctx, int argc, char **argv);
+int cmd_get_historical_features(cli_ctx *ctx, int argc, char **argv);
 
 #endif /* LDR_CLI_CLI_H */

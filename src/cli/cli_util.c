@@ -114,3 +114,22 @@ bool cli_tags_match(const ldr_kvs *tags, char *const *filters, size_t n_filters)
     }
     return true;
 }
+
+ldr_code cli_parse_time(const char *s, ldr_ts *out, ldr_err *err)
+{
+    if (strncmp(s, "now", 3) != 0)
+        return ldr_ts_parse(s, strlen(s), out, err);
+    ldr_ts now = ldr_ts_now();
+    if (!s[3]) {
+        *out = now;
+        return LDR_OK;
+    }
+    if (s[3] != '-' && s[3] != '+')
+        return ldr_err_setf(err, LDR_EINVAL, "invalid time \"%s\" (use RFC 3339, now, now-2h)", s);
+    ldr_duration d;
+    ldr_code rc = ldr_duration_parse(s + 4, strlen(s + 4), &d, err);
+    if (rc != LDR_OK)
+        return rc;
+    *out = s[3] == '-' ? now - d : now + d;
+    return LDR_OK;
+}

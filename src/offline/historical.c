@@ -1,0 +1,625 @@
+/*
+ * historical.c -- get-historical-features: point-in-time correct training data.
+ *
+ * Steps: resolve the request into projections (a view, the prefix of its output names,
+ * its join_key_map) and output columns in request order, rejecting unknown names and
+ * output-name collisions before reading any data; read the entity file, coercing each
+ * join-key column to its entity's declared type (so "5" in a file matches a String key
+ * and "0012" stays "0012"); find the entity timestamp (event_timestamp, or the only
+ * timestamp column); then per view read the source once (only the needed columns, row
+ * groups pruned to [min T - ttl, max T]) and per projection run the join (src/join) and
+ * gather the winning rows' features. Entity rows keep their order and duplicates.
+ *
+ * Non-entity mode (no entity file) builds the entity rows itself: every distinct
+ * (join keys, event timestamp) of the requested views' source rows within [start, end],
+ * in time order -- SQL offline stores' semantics -- then joins as usual.
+ */
+#include "offline/offline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "join/join.h"
+
+typedef struct proj {
+    const ldr_view *view;
+    const char *prefix; /* alias or view name, for full feature names */
+    ldr_kvs join_key_map;
+} proj;
+
+typedef struct outcol {
+    size_t proj;
+    const ldr_field *feature;
+    char name[600];
+} outcol;
+
+typedef struct plan {
+    proj *projs;
+    size_t n_projs;
+    outcol *cols;
+    size_t n_cols;
+} plan;
+
+static void plan_free(plan *p)
+{
+    ldr_free(p->projs);
+    ldr_free(p->cols);
+}
+
+static bool is_join_key(const ldr_defs *defs, const ldr_view *v, const char *name)
+{
+    for (size_t i = 0; i < v->n_entities; i++) {
+        const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[i]);
+        if (e && !strcmp(e->join_key, name))
+            return true;
+    }
+    return false;
+}
+
+static const ldr_field *view_feature(const ldr_defs *defs, const ldr_view *v, const char *name)
+{
+    for (size_t i = 0; i < v->n_schema; i++)
+        if (!strcmp(v->schema[i].name, name) && !is_join_key(defs, v, name))
+            return &v->schema[i];
+    return NULL;
+}
+
+static const ldr_view *find_view(const ldr_defs *defs, const char *name, ldr_err *err)
+{
+    const ldr_view *v = ldr_defs_find_view(defs, name);
+    if (v)
+        return v;
+    const char *cands[256];
+    size_t n = 0;
+    for (size_t i = 0; i < defs->n_views && n < LDR_ARRAY_LEN(cands); i++)
+        cands[n++] = defs->views[i].name;
+    const char *dym = ldr_did_you_mean(name, cands, n);
+    if (dym)
+        ldr_err_setf(err, LDR_ENOTFOUND, "feature view '%s' does not exist (did you mean '%s'?)",
+                     name, dym);
+    else
+        ldr_err_setf(err, LDR_ENOTFOUND, "feature view '%s' does not exist", name);
+    return NULL;
+}
+
+static size_t add_proj(plan *p, const ldr_view *v, const char *prefix, const ldr_kvs *jkm)
+{
+    p->projs = ldr_xreallocarray(p->projs, p->n_projs + 1, sizeof *p->projs);
+    p->projs[p->n_projs].view = v;
+    p->projs[p->n_projs].prefix = prefix;
+    p->projs[p->n_projs].join_key_map = *jkm;
+    return p->n_projs++;
+}
+
+static void add_col(plan *p, size_t proj_i, const ldr_field *f, bool full)
+{
+    p->cols = ldr_xreallocarray(p->cols, p->n_cols + 1, sizeof *p->cols);
+    outcol *c = &p->cols[p->n_cols++];
+    c->proj = proj_i;
+    c->feature = f;
+    if (full)
+        snprintf(c->name, sizeof c->name, "%s__%s", p->projs[proj_i].prefix, f->name);
+    else
+        snprintf(c->name, sizeof c->name, "%s", f->name);
+}
+
+static ldr_code resolve(const ldr_defs *defs, const ldr_hist_request *req, plan *p, ldr_err *err)
+{
+    static const ldr_kvs no_map = {NULL, 0};
+    if (req->feature_service) {
+        const ldr_service *s = ldr_defs_find_service(defs, req->feature_service);
+        if (!s)
+            return ldr_err_setf(err, LDR_ENOTFOUND, "feature service '%s' does not exist",
+                                req->feature_service);
+        for (size_t i = 0; i < s->n_projections; i++) {
+            const ldr_projection *pr = &s->projections[i];
+            const ldr_view *v = find_view(defs, pr->view, err);
+            if (!v)
+                return LDR_ENOTFOUND;
+            size_t pi = add_proj(p, v, *pr->alias ? pr->alias : v->name, &pr->join_key_map);
+            if (pr->n_features == 0) {
+                for (size_t k = 0; k < v->n_schema; k++)
+                    if (!is_join_key(defs, v, v->schema[k].name))
+                        add_col(p, pi, &v->schema[k], req->full_feature_names);
+            } else {
+                for (size_t k = 0; k < pr->n_features; k++) {
+                    const ldr_field *f = view_feature(defs, v, pr->features[k]);
+                    if (!f)
+                        return ldr_err_setf(err, LDR_ENOTFOUND,
+                                            "feature view '%s' has no feature '%s'", v->name,
+                                            pr->features[k]);
+                    add_col(p, pi, f, req->full_feature_names);
+                }
+            }
+        }
+    } else {
+        if (req->n_features == 0)
+            return ldr_err_setf(err, LDR_EINVAL, "no features requested");
+        for (size_t i = 0; i < req->n_features; i++) {
+            const char *ref = req->features[i];
+            const char *colon = strchr(ref, ':');
+            if (!colon || colon == ref || !colon[1])
+                return ldr_err_setf(err, LDR_EINVAL,
+                                    "invalid feature reference '%s' (expected VIEW:FEATURE)", ref);
+            char vname[256];
+            size_t vlen = (size_t)(colon - ref);
+            if (vlen >= sizeof vname)
+                return ldr_err_setf(err, LDR_EINVAL, "feature reference '%s' is too long", ref);
+            memcpy(vname, ref, vlen);
+            vname[vlen] = '\0';
+            if (strchr(vname, '@'))
+                return ldr_err_setf(err, LDR_EUNSUPPORTED,
+                                    "feature reference '%s': versioned views are not supported",
+                                    ref);
+            const ldr_view *v = find_view(defs, vname, err);
+            if (!v)
+                return LDR_ENOTFOUND;
+            const ldr_field *f = view_feature(defs, v, colon + 1);
+            if (!f)
+                return ldr_err_setf(err, LDR_ENOTFOUND, "feature view '%s' has no feature '%s'",
+                                    v->name, colon + 1);
+            size_t pi = SIZE_MAX;
+            for (size_t k = 0; k < p->n_projs; k++)
+                if (p->projs[k].view == v)
+                    pi = k;
+            if (pi == SIZE_MAX)
+                pi = add_proj(p, v, v->name, &no_map);
+            add_col(p, pi, f, req->full_feature_names);
+        }
+    }
+    for (size_t i = 0; i < p->n_cols; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(p->cols[i].name, p->cols[j].name) != 0)
+                continue;
+            const proj *a = &p->projs[p->cols[j].proj], *b = &p->projs[p->cols[i].proj];
+            if (req->full_feature_names)
+                return ldr_err_setf(err, LDR_EINVAL, "feature '%s' is requested twice",
+                                    p->cols[i].name);
+            return ldr_err_setf(err, LDR_EINVAL,
+                                "feature name collision: '%s' comes from both %s and %s; use "
+                                "--full-feature-names to tell them apart",
+                                p->cols[i].name, a->prefix, b->prefix);
+        }
+    }
+    return LDR_OK;
+}
+
+/* The entity-file column a view's join key is read from. */
+static const char *request_col(const proj *pr, const char *join_key)
+{
+    for (size_t i = 0; i < pr->join_key_map.n; i++)
+        if (!strcmp(pr->join_key_map.items[i].key, join_key))
+            return pr->join_key_map.items[i].value;
+    return join_key;
+}
+
+/* The type a view's join key is compared as: the entity's declared type, else the view's
+ * schema type for that column, else String. */
+static ldr_type key_type(const ldr_defs *defs, const ldr_view *v, const ldr_entity *e)
+{
+    if (e->value_type != LDR_TYPE_INVALID)
+        return e->value_type;
+    for (size_t i = 0; i < v->n_schema; i++)
+        if (!strcmp(v->schema[i].name, e->join_key))
+            return v->schema[i].type;
+    (void)defs;
+    return LDR_TYPE_STRING;
+}
+
+/* The file source a view reads (a push source's batch source). */
+static const ldr_source *view_source(const ldr_defs *defs, const ldr_view *v, ldr_err *err)
+{
+    const ldr_source *s = ldr_defs_find_source(defs, v->source);
+    if (s && s->kind == LDR_SOURCE_PUSH)
+        s = ldr_defs_find_source(defs, s->batch_source);
+    if (!s || s->kind != LDR_SOURCE_FILE) {
+        ldr_err_setf(err, LDR_ENOTFOUND, "feature view '%s': no file source to read", v->name);
+        return NULL;
+    }
+    return s;
+}
+
+/* Finds the entity timestamp column: event_timestamp, or the only timestamp column. */
+static ldr_code entity_ts_col(const ldr_batch *e, const char *path, int *out, ldr_err *err)
+{
+    int k = ldr_batch_find(e, "event_timestamp");
+    if (k >= 0) {
+        if (e->cols[k]->type != LDR_TYPE_UNIX_TIMESTAMP)
+            return ldr_err_setf(err, LDR_EINVAL,
+                                "%s: column event_timestamp holds %s values, not timestamps",
+                                path, ldr_type_name(e->cols[k]->type));
+        *out = k;
+        return LDR_OK;
+    }
+    int found = -1;
+    size_t count = 0;
+    for (size_t i = 0; i < e->n_cols; i++) {
+        if (e->cols[i]->type == LDR_TYPE_UNIX_TIMESTAMP) {
+            found = (int)i;
+            count++;
+        }
+    }
+    if (count != 1)
+        return ldr_err_setf(err, LDR_EINVAL,
+                            "%s: no event_timestamp column, and %zu timestamp columns to choose "
+                            "from; name the entity timestamp column event_timestamp",
+                            path, count);
+    *out = found;
+    return LDR_OK;
+}
+
+/* One view's source data, read once for all its projections. */
+typedef struct view_data {
+    const ldr_view *view;
+    ldr_batch *batch;
+} view_data;
+
+/* Reads the source of v with its join keys and the features any projection needs. */
+static ldr_code load_view(const ldr_config *cfg, const ldr_defs *defs, const plan *p,
+                          const ldr_view *v, ldr_ts lo, ldr_ts hi, int threads, ldr_batch **out,
+                          ldr_err *err)
+{
+    const ldr_source *src = view_source(defs, v, err);
+    if (!src)
+        return LDR_ENOTFOUND;
+    size_t cap = v->n_entities + p->n_cols + 1;
+    const char **cols = ldr_xcalloc(cap, sizeof *cols);
+    ldr_type *types = ldr_xcalloc(cap, sizeof *types);
+    size_t n = 0;
+    for (size_t i = 0; i < v->n_entities; i++) {
+        const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[i]);
+        cols[n] = e->join_key;
+        types[n++] = key_type(defs, v, e);
+    }
+    for (size_t i = 0; i < p->n_cols; i++) {
+        if (p->projs[p->cols[i].proj].view != v)
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = !strcmp(cols[k], p->cols[i].feature->name);
+        if (!dup) {
+            cols[n] = p->cols[i].feature->name;
+            types[n++] = p->cols[i].feature->type;
+        }
+    }
+    ldr_ts from = lo;
+    if (lo != LDR_TS_NONE && v->ttl > 0)
+        from = lo - v->ttl;
+    else if (v->ttl == 0)
+        from = LDR_TS_NONE;
+    ldr_code rc = ldr_offline_read_source(cfg, src, cols, types, n, from, hi, threads, out, err);
+    if (rc != LDR_OK)
+        ldr_err_prefix(err, "feature view '%s': ", v->name);
+    ldr_free(cols);
+    ldr_free(types);
+    return rc;
+}
+
+/* Runs one projection's join; appends its feature columns into taken[] by output index. */
+static ldr_code join_projection(const ldr_defs *defs, const plan *p, size_t pi,
+                                const ldr_batch *ent, const char *ent_path, const ldr_col *ent_ts,
+                                const ldr_batch *src, bool filter_created, int threads,
+                                ldr_col **taken, ldr_err *err)
+{
+    const proj *pr = &p->projs[pi];
+    const ldr_view *v = pr->view;
+    size_t nk = v->n_entities;
+    const ldr_col **ekeys = ldr_xcalloc(nk ? nk : 1, sizeof *ekeys);
+    const ldr_col **fkeys = ldr_xcalloc(nk ? nk : 1, sizeof *fkeys);
+    ldr_col **owned = ldr_xcalloc(nk ? nk : 1, sizeof *owned);
+    int64_t *rows = ldr_xcalloc(ent->n_rows ? ent->n_rows : 1, sizeof *rows);
+    ldr_code rc = LDR_OK;
+    for (size_t k = 0; k < nk && rc == LDR_OK; k++) {
+        const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[k]);
+        const char *rcol = request_col(pr, e->join_key);
+        int ci = ldr_batch_find(ent, rcol);
+        if (ci < 0) {
+            rc = ldr_err_setf(err, LDR_EINVAL,
+                              "%s: the entity file has no column '%s', the join key of feature "
+                              "view '%s'",
+                              ent_path, rcol, v->name);
+            break;
+        }
+        int fi = ldr_batch_find(src, e->join_key);
+        LDR_ASSERT(fi >= 0);
+        fkeys[k] = src->cols[fi];
+        if (ent->cols[ci]->type == fkeys[k]->type) {
+            ekeys[k] = ent->cols[ci];
+        } else {
+            char what[512];
+            snprintf(what, sizeof what, "%s: column %s", ent_path, rcol);
+            owned[k] = ldr_offline_cast(ent->cols[ci], fkeys[k]->type, what, err);
+            if (!owned[k])
+                rc = err ? err->code : LDR_EINVAL;
+            ekeys[k] = owned[k];
+        }
+    }
+    if (rc == LDR_OK) {
+        int ts = ldr_batch_find(src, LDR_OFFLINE_TS_COL);
+        int cr = ldr_batch_find(src, LDR_OFFLINE_CREATED_COL);
+        ldr_pit_input in = {
+            .entity_keys = ekeys,
+            .entity_ts = ent_ts,
+            .n_entity_rows = ent->n_rows,
+            .feature_keys = fkeys,
+            .feature_ts = src->cols[ts],
+            .created_ts = cr >= 0 ? src->cols[cr] : NULL,
+            .n_feature_rows = src->n_rows,
+            .n_keys = nk,
+            .ttl = v->ttl,
+            .filter_by_created = filter_created,
+        };
+        rc = ldr_pit_join(&in, threads, rows, err);
+    }
+    for (size_t i = 0; rc == LDR_OK && i < p->n_cols; i++) {
+        if (p->cols[i].proj != pi)
+            continue;
+        int fi = ldr_batch_find(src, p->cols[i].feature->name);
+        LDR_ASSERT(fi >= 0);
+        taken[i] = ldr_col_take(src->cols[fi], rows, ent->n_rows);
+    }
+    for (size_t k = 0; k < nk; k++)
+        ldr_col_free(owned[k]);
+    ldr_free(owned);
+    ldr_free(ekeys);
+    ldr_free(fkeys);
+    ldr_free(rows);
+    return rc;
+}
+
+/* ---- non-entity mode ---------------------------------------------------------------------- */
+
+typedef struct rowkey {
+    const ldr_batch *b;
+    size_t row;
+    uint64_t hash;
+} rowkey;
+
+/* Builds entity rows from the distinct (keys, ts) of every projection's source rows in
+ * [start, end]. All views must share one set of join keys. */
+static ldr_code build_entities(const ldr_defs *defs, const plan *p, view_data *vd, size_t n_vd,
+                               ldr_ts start, ldr_ts end, ldr_batch **out, ldr_err *err)
+{
+    const ldr_view *first = p->projs[0].view;
+    for (size_t i = 1; i < p->n_projs; i++) {
+        const ldr_view *v = p->projs[i].view;
+        bool same = v->n_entities == first->n_entities;
+        for (size_t k = 0; same && k < v->n_entities; k++)
+            same = !strcmp(v->entities[k], first->entities[k]);
+        if (!same)
+            return ldr_err_setf(err, LDR_EUNSUPPORTED,
+                                "without an entity file, every requested view must have the same "
+                                "entities ('%s' and '%s' differ)",
+                                first->name, v->name);
+    }
+    size_t nk = first->n_entities;
+    ldr_batch *b = ldr_batch_new();
+    for (size_t k = 0; k < nk; k++) {
+        const ldr_entity *e = ldr_defs_find_entity(defs, first->entities[k]);
+        ldr_batch_add(b, e->join_key, ldr_col_new(key_type(defs, first, e), 0));
+    }
+    ldr_batch_add(b, "event_timestamp", ldr_col_new(LDR_TYPE_UNIX_TIMESTAMP, 0));
+    /* Distinct rows through a hash set of (batch, row) references. */
+    size_t cap = 1024;
+    rowkey *set = ldr_xcalloc(cap, sizeof *set);
+    size_t used = 0;
+    for (size_t d = 0; d < n_vd; d++) {
+        const ldr_batch *s = vd[d].batch;
+        int ts = ldr_batch_find(s, LDR_OFFLINE_TS_COL);
+        const ldr_col **keys = ldr_xcalloc(nk + 1, sizeof *keys);
+        for (size_t k = 0; k < nk; k++)
+            keys[k] = s->cols[ldr_batch_find(s, b->names[k])];
+        keys[nk] = s->cols[ts];
+        for (size_t r = 0; r < s->n_rows; r++) {
+            if (!ldr_col_valid(keys[nk], r))
+                continue;
+            ldr_ts t = ldr_col_i64(keys[nk], r);
+            if (t < start || t > end)
+                continue;
+            uint64_t h = 0;
+            for (size_t k = 0; k <= nk; k++)
+                h = h * 31 + ldr_col_hash(keys[k], r);
+            if ((used + 1) * 2 > cap) {
+                size_t ncap = cap * 2;
+                rowkey *ns = ldr_xcalloc(ncap, sizeof *ns);
+                for (size_t i = 0; i < cap; i++) {
+                    if (!set[i].b)
+                        continue;
+                    size_t j = set[i].hash & (ncap - 1);
+                    while (ns[j].b)
+                        j = (j + 1) & (ncap - 1);
+                    ns[j] = set[i];
+                }
+                ldr_free(set);
+                set = ns;
+                cap = ncap;
+            }
+            size_t j = h & (cap - 1);
+            bool dup = false;
+            while (set[j].b && !dup) {
+                if (set[j].hash == h) {
+                    dup = true;
+                    for (size_t k = 0; k < nk && dup; k++)
+                        dup = ldr_col_eq(b->cols[k], set[j].row, keys[k], r);
+                    dup = dup && ldr_col_eq(b->cols[nk], set[j].row, keys[nk], r);
+                }
+                if (!dup)
+                    j = (j + 1) & (cap - 1);
+            }
+            if (dup)
+                continue;
+            set[j].b = b;
+            set[j].row = b->cols[0]->n;
+            set[j].hash = h;
+            used++;
+            for (size_t k = 0; k <= nk; k++)
+                ldr_col_append_row(b->cols[k], keys[k], r);
+        }
+        ldr_free(keys);
+    }
+    ldr_free(set);
+    b->n_rows = b->cols[0]->n;
+    /* Time order (then insertion order): a stable sort of row indices by timestamp. */
+    size_t n = b->n_rows;
+    int64_t *idx = ldr_xcalloc(n ? n : 1, sizeof *idx);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (int64_t)i;
+    const ldr_col *tc = b->cols[nk];
+    for (size_t i = 1; i < n; i++) { /* insertion sort on mostly sorted data is fine here */
+        int64_t x = idx[i];
+        size_t j = i;
+        while (j > 0 && ldr_col_i64(tc, (size_t)idx[j - 1]) > ldr_col_i64(tc, (size_t)x)) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = x;
+    }
+    ldr_batch *sorted = ldr_batch_new();
+    for (size_t k = 0; k <= nk; k++)
+        ldr_batch_add(sorted, b->names[k], ldr_col_take(b->cols[k], idx, n));
+    ldr_free(idx);
+    ldr_batch_free(b);
+    *out = sorted;
+    return LDR_OK;
+}
+
+/* ---- entry point -------------------------------------------------------------------------- */
+
+ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
+                                const ldr_hist_request *req, ldr_batch **out, ldr_err *err)
+{
+    *out = NULL;
+    plan p = {0};
+    ldr_batch *ent = NULL;
+    view_data *vd = NULL;
+    size_t n_vd = 0;
+    ldr_col **taken = NULL;
+    const char *ent_path = req->entities_path ? req->entities_path : "(entity rows)";
+    ldr_code rc = resolve(defs, req, &p, err);
+    if (rc != LDR_OK)
+        goto out;
+    taken = ldr_xcalloc(p.n_cols ? p.n_cols : 1, sizeof *taken);
+
+    /* Entity rows: key columns typed as their entities declare. */
+    ldr_ts lo = LDR_TS_NONE, hi = LDR_TS_NONE;
+    if (req->entities_path) {
+        const char **typed = ldr_xcalloc(p.n_projs * 8 + 1, sizeof *typed);
+        ldr_type *types = ldr_xcalloc(p.n_projs * 8 + 1, sizeof *types);
+        size_t n_typed = 0;
+        for (size_t i = 0; i < p.n_projs; i++) {
+            const ldr_view *v = p.projs[i].view;
+            for (size_t k = 0; k < v->n_entities && n_typed < p.n_projs * 8; k++) {
+                const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[k]);
+                const char *rcol = request_col(&p.projs[i], e->join_key);
+                bool dup = false;
+                for (size_t j = 0; j < n_typed && !dup; j++)
+                    dup = !strcmp(typed[j], rcol);
+                if (!dup) {
+                    typed[n_typed] = rcol;
+                    types[n_typed++] = key_type(defs, v, e);
+                }
+            }
+        }
+        rc = ldr_offline_read_table(req->entities_path, NULL, NULL, 0, &ent, err);
+        if (rc == LDR_OK) {
+            /* Re-read CSV entity files with the key columns typed, so their text is read as
+             * the entity type rather than inferred ("05" stays "05" for a String key). */
+            bool present = true;
+            for (size_t j = 0; j < n_typed && present; j++)
+                present = ldr_batch_find(ent, typed[j]) >= 0;
+            size_t len = strlen(req->entities_path);
+            if (present && n_typed && len > 4 && ldr_strieq(req->entities_path + len - 4, ".csv")) {
+                ldr_batch_free(ent);
+                ent = NULL;
+                rc = ldr_offline_read_table(req->entities_path, typed, types, n_typed, &ent, err);
+            }
+        }
+        ldr_free(typed);
+        ldr_free(types);
+        if (rc != LDR_OK)
+            goto out;
+    }
+
+    /* Sources: each view read once. */
+    vd = ldr_xcalloc(p.n_projs, sizeof *vd);
+    int ts_i = -1;
+    if (ent) {
+        rc = entity_ts_col(ent, ent_path, &ts_i, err);
+        if (rc != LDR_OK)
+            goto out;
+        const ldr_col *tc = ent->cols[ts_i];
+        for (size_t r = 0; r < tc->n; r++) {
+            if (!ldr_col_valid(tc, r))
+                continue;
+            ldr_ts t = ldr_col_i64(tc, r);
+            if (lo == LDR_TS_NONE || t < lo)
+                lo = t;
+            if (hi == LDR_TS_NONE || t > hi)
+                hi = t;
+        }
+        if (lo == LDR_TS_NONE)
+            lo = hi = 0; /* no usable timestamps: prune everything but keep the rows */
+    } else {
+        lo = req->start;
+        hi = req->end;
+        if (lo > hi) {
+            rc = ldr_err_setf(err, LDR_EINVAL, "--start-date must not be after --end-date");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < p.n_projs; i++) {
+        const ldr_view *v = p.projs[i].view;
+        bool seen = false;
+        for (size_t k = 0; k < n_vd && !seen; k++)
+            seen = vd[k].view == v;
+        if (seen)
+            continue;
+        vd[n_vd].view = v;
+        rc = load_view(cfg, defs, &p, v, lo, hi, req->threads, &vd[n_vd].batch, err);
+        n_vd++;
+        if (rc != LDR_OK)
+            goto out;
+    }
+    if (!ent) {
+        rc = build_entities(defs, &p, vd, n_vd, req->start, req->end, &ent, err);
+        if (rc != LDR_OK)
+            goto out;
+        ts_i = ldr_batch_find(ent, "event_timestamp");
+    }
+
+    for (size_t i = 0; i < p.n_projs && rc == LDR_OK; i++) {
+        const ldr_batch *src = NULL;
+        for (size_t k = 0; k < n_vd; k++)
+            if (vd[k].view == p.projs[i].view)
+                src = vd[k].batch;
+        rc = join_projection(defs, &p, i, ent, ent_path, ent->cols[ts_i], src,
+                             req->filter_by_created, req->threads, taken, err);
+    }
+    if (rc != LDR_OK)
+        goto out;
+    for (size_t i = 0; i < p.n_cols; i++) {
+        if (ldr_batch_find(ent, p.cols[i].name) >= 0) {
+            rc = ldr_err_setf(err, LDR_EINVAL,
+                              "output column '%s' would appear twice: it is both an entity file "
+                              "column and a feature",
+                              p.cols[i].name);
+            goto out;
+        }
+        ldr_batch_add(ent, p.cols[i].name, taken[i]);
+        taken[i] = NULL;
+    }
+    *out = ent;
+    ent = NULL;
+out:
+    if (taken)
+        for (size_t i = 0; i < p.n_cols; i++)
+            ldr_col_free(taken[i]);
+    ldr_free(taken);
+    for (size_t i = 0; i < n_vd; i++)
+        ldr_batch_free(vd[i].batch);
+    ldr_free(vd);
+    ldr_batch_free(ent);
+    plan_free(&p);
+    return rc;
+}

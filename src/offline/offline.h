@@ -1,0 +1,78 @@
+/*
+ * offline.h -- the offline store: reading file sources and historical retrieval
+ * (point-in-time correct training data).
+ *
+ * A file source is a Parquet or CSV file, a directory of them, or a glob, relative to the
+ * repository. Reading a source for a view gives a batch whose columns carry the *view's*
+ * names (field_mapping applied, join keys included) and the view's declared types, plus
+ * the event timestamp ("__ts") and created timestamp ("__created", when the source has
+ * one), rows in source order (files in sorted path order): the order that breaks the
+ * last tie of the point-in-time rule.
+ *
+ * Historical retrieval resolves the requested features (references or a feature service)
+ * into projections, reads the entity file, coerces entity keys to the entity's declared
+ * type, runs one point-in-time join per projection (src/join) and gathers the winning
+ * rows' features into the output, in request order.
+ *
+ * Ownership: batches returned are caller-owned (ldr_batch_free). Thread-safety: a call
+ * uses its own memory; the defs it reads are immutable.
+ */
+#ifndef LDR_OFFLINE_OFFLINE_H
+#define LDR_OFFLINE_OFFLINE_H
+
+#include "col/col.h"
+#include "core/core.h"
+#include "repo/repo.h"
+
+#define LDR_OFFLINE_TS_COL      "__ts"
+#define LDR_OFFLINE_CREATED_COL "__created"
+
+/**
+ * Reads the columns `cols` (view column names: join keys and features) of file source
+ * `src`, typed `types`, plus its timestamp columns. Row groups entirely outside [lo, hi]
+ * (event time; LDR_TS_NONE for no bound) may be skipped; rows are not filtered.
+ * Errors name the file and column.
+ */
+LDR_MUST_USE ldr_code ldr_offline_read_source(const ldr_config *cfg, const ldr_source *src,
+                                              const char *const *cols, const ldr_type *types,
+                                              size_t n_cols, ldr_ts lo, ldr_ts hi, int threads,
+                                              ldr_batch **out, ldr_err *err);
+
+/** Converts a column to another type (numbers widen/narrow with range checks, numbers and
+ * strings convert through their text form, "5" <-> 5). Caller owns the result. A value
+ * that does not convert is LDR_EINVAL naming `what` and the row. */
+ldr_col *ldr_offline_cast(const ldr_col *c, ldr_type to, const char *what, ldr_err *err);
+
+typedef struct ldr_hist_request {
+    const char *entities_path; /* .csv or .parquet; NULL for non-entity mode */
+    const char *const *features; /* "view:feature" references */
+    size_t n_features;
+    const char *feature_service; /* instead of features, or NULL */
+    bool full_feature_names;
+    bool filter_by_created;
+    ldr_ts start; /* non-entity mode */
+    ldr_ts end;
+    int threads; /* <= 0: one per core */
+} ldr_hist_request;
+
+/**
+ * Historical retrieval over the definitions `defs` (an applied registry snapshot). The
+ * output has every entity column, in order, then one column per requested feature.
+ * Errors: unknown view/feature/service (LDR_ENOTFOUND), name collisions and a missing
+ * entity column (LDR_EINVAL), unreadable data (LDR_EIO / LDR_ECORRUPT).
+ */
+LDR_MUST_USE ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
+                                             const ldr_hist_request *req, ldr_batch **out,
+                                             ldr_err *err);
+
+/** Writes a batch to path, format by extension (.csv, .parquet, .jsonl), atomically
+ * (temporary file, then rename). */
+LDR_MUST_USE ldr_code ldr_offline_write(const ldr_batch *b, const char *path, ldr_err *err);
+
+/** Reads an entity/data file by extension (.csv with type inference, .parquet). Columns
+ * named in `typed` get the matching `types` (CSV) or are cast to them (Parquet). */
+LDR_MUST_USE ldr_code ldr_offline_read_table(const char *path, const char *const *typed,
+                                             const ldr_type *types, size_t n_typed,
+                                             ldr_batch **out, ldr_err *err);
+
+#endif /* LDR_OFFLINE_OFFLINE_H */
