@@ -66,6 +66,8 @@ int cmd_data_sources(cli_ctx *ctx, int argc, char **argv);
 int cmd_feature_views(cli_ctx *ctx, int argc, char **argv);
 int cmd_feature_services(cli_ctx *ctx, int argc, char **argv);
 int cmd_search(cli_ctx *ctx, int argc, char **argv);
+int cmd_parquet(cli_ctx *ctx, int argc, char **argv);
 int cmd_get_historical_features(cli_ctx *ctx, int argc, char **argv);
+int cmd_init(cli_ctx *ctx, int argc, char **argv);
 
 #endif /* LDR_CLI_CLI_H */

@@ -21,6 +21,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"version", cmd_version, "Print the version"},
+    {"init", cmd_init, "Create a demo feature repository with generated data"},
     {"plan", cmd_plan, "Show what apply would change in the registry"},
     {"apply", cmd_apply, "Apply the repository's definitions to the registry"},
     {"teardown", cmd_teardown, "Remove the project's infrastructure and registry content"},
@@ -31,6 +32,9 @@ static const command commands[] = {
     {"feature-views", cmd_feature_views, "List or describe feature views"},
     {"feature-services", cmd_feature_services, "List or describe feature services"},
     {"search", cmd_search, "Search names, descriptions and tags"},
+    {"parquet", cmd_parquet, "Inspect Parquet files: schema, cat"},
+    {"get-historical-features", cmd_get_historical_features,
+     "Point-in-time correct training data from an entity file"},
 };
 
 static void usage(FILE *out)

@@ -1,4 +1,906 @@
 /*
- * pit.c -- placeholder; being written.
+ * pit.c -- the point-in-time join engine (join.h; docs/join.md has the derivation and
+ * the measurements).
+ *
+ * Call a feature row *visible* at T when ts <= T (and created <= T under the filter).
+ * The answer for an entity row at T is the greatest (ts, created, row) visible row of its
+ * key, kept only if ts >= T - ttl: when the greatest visible row is too old, all are. So
+ * each feature row need only be offered to the first entity row (in T order) that sees
+ * it; a running maximum along T hands it on to the later ones:
+ *  1. Entity side: key tuples are interned into dense group ids (gid) -- a direct array
+ *     for dense integer keys, else an open-addressing hash table -- and the entity rows
+ *     with a gid are laid out by gid, sorted by T within a group (eord, eoff).
+ *  2. Feature pass, streaming the feature columns once, in parallel over row ranges:
+ *     each row that can qualify finds its gid, binary-searches its group for the first
+ *     entity row with T >= its visibility time (ts, or max(ts, created) under the
+ *     filter), and offers itself to that slot of its part's `best` array.
+ *  3. Sweep, in parallel over groups: along each group in T order, the running maximum
+ *     of the parts' best slots is each entity row's candidate; the ttl check decides.
+ * Time O(n_f log k + n_e log n_e) for groups of k entity rows. Memory is proportional to
+ * the entity side only (about 24 bytes per entity row, plus 16 per entity row and part):
+ * the feature side is read, never copied. Nothing depends on the thread count. Every
+ * buffer lives in the pit_ctx and is freed before ldr_pit_join returns; no globals.
  */
-typedef int ldr__placeholder_pit;
+#include "join/join.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PIT_NONE        UINT32_MAX /* "no group" */
+#define PIT_MAX_THREADS 64
+#define PIT_AUTO_GRAIN  65536 /* rows per thread when the caller lets us choose */
+#define PIT_CHUNK       32    /* feature rows whose lookups are pipelined together */
+#define PIT_ISORT_MAX   24    /* groups up to this size use insertion sort */
+#define PIT_PART_SEED   0x6a09e667f3bcc909ULL
+#define PIT_HUGE        ((size_t)2 << 20) /* transparent huge page size (x86-64, arm64) */
+
+#if defined(__GNUC__)
+#define PIT_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PIT_PREFETCH(p) ((void)0)
+#endif
+
+/* An entity row with a gid, in its group's T order. */
+typedef struct pit_erow {
+    int64_t t;
+    uint32_t row;
+    uint32_t unused;
+} pit_erow;
+
+/* The greatest feature row offered to a slot: row1 = row + 1, 0 = none yet. */
+typedef struct pit_best {
+    int64_t ts;
+    uint32_t row1;
+    uint32_t unused;
+} pit_best;
+
+/* Hash table slot: key is the integer value (int_key) or the tuple hash. */
+typedef struct pit_slot {
+    uint64_t key;
+    uint32_t gid; /* PIT_NONE = empty */
+    uint32_t unused;
+} pit_slot;
+
+typedef struct pit_ctx {
+    const ldr_pit_input *in;
+    bool use_filter; /* filter_by_created and a created column */
+    bool int_key;    /* one integer-like key column: slots hold the value itself */
+    unsigned threads;
+    const ldr_col *cr; /* the created column, or NULL */
+    /* key table */
+    pit_slot *slots;
+    size_t mask;
+    unsigned shift;   /* slot = hash >> shift */
+    uint32_t *direct; /* dense integer keys: gid = direct[v - dmin], or NULL */
+    uint64_t drange;  /* dmax - dmin */
+    int64_t dmin;
+    uint32_t *rep; /* per gid: an entity row holding that key (tuple equality) */
+    size_t n_groups;
+    uint32_t *dict_gid;   /* single dictionary feature key: gid per dictionary entry */
+    int64_t lo_ts, hi_ts; /* a feature ts outside [lo_ts, hi_ts] can never qualify */
+    /* entity layout */
+    uint32_t *egid;    /* per entity row: gid or PIT_NONE (while building) */
+    size_t n_eligible; /* entity rows with a gid */
+    uint32_t *eoff;    /* n_groups + 1 offsets into eord */
+    pit_erow *eord;    /* entity rows with a gid, by gid, then by (T, row) */
+    int64_t *et;       /* eord[k].t, packed: what the feature pass searches */
+    /* feature pass */
+    unsigned nparts;
+    pit_best *best;            /* nparts x n_eligible slots, parallel to eord */
+    void *et_base, *best_base; /* what to free for et and best (huge_alloc) */
+    int64_t *out;
+} pit_ctx;
+
+/* ---- hashing and key access ----------------------------------------------------------- */
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    return x;
+}
+
+/* A fast non-cryptographic hash of a byte string, 8 bytes per step. */
+static uint64_t hash_bytes(const char *p, size_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)len * 0xff51afd7ed558ccdULL);
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ (w * 0xbf58476d1ce4e5b9ULL)) * 0x94d049bb133111ebULL;
+        h ^= h >> 29;
+    }
+    if (len) {
+        uint64_t w = 0;
+        memcpy(&w, p, len);
+        h = (h ^ (w * 0xbf58476d1ce4e5b9ULL)) * 0x94d049bb133111ebULL;
+    }
+    return mix64(h);
+}
+
+static inline bool is_int_kind(ldr_type t)
+{
+    return t == LDR_TYPE_INT32 || t == LDR_TYPE_INT64 || t == LDR_TYPE_UNIX_TIMESTAMP ||
+           t == LDR_TYPE_BOOL;
+}
+
+static inline bool is_str_kind(ldr_type t)
+{
+    return t == LDR_TYPE_STRING || t == LDR_TYPE_BYTES;
+}
+
+/* Row i of an integer-like column as int64 (dictionaries resolved; row must be valid). */
+static inline int64_t key_int(const ldr_col *c, size_t i)
+{
+    switch (c->type) {
+    case LDR_TYPE_INT32:
+        return ldr_col_i32(c, i);
+    case LDR_TYPE_BOOL:
+        return ldr_col_bool(c, i);
+    default:
+        return ldr_col_i64(c, i);
+    }
+}
+
+/* Value hash of a valid row; equal values (ldr_col_eq) hash equal, whatever the encoding. */
+static inline uint64_t col_hash(const ldr_col *c, size_t i)
+{
+    if (is_int_kind(c->type))
+        return (uint64_t)key_int(c, i);
+    if (is_str_kind(c->type)) {
+        size_t len;
+        const char *p = ldr_col_str(c, i, &len);
+        return hash_bytes(p, len);
+    }
+    return ldr_col_hash(c, i);
+}
+
+static uint64_t tuple_hash(const ldr_col *const *cols, size_t n, size_t i)
+{
+    uint64_t h = 0x243f6a8885a308d3ULL;
+    for (size_t k = 0; k < n; k++)
+        h = mix64(h ^ col_hash(cols[k], i));
+    return h;
+}
+
+static inline bool tuple_valid(const ldr_col *const *cols, size_t n, size_t i)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!ldr_col_valid(cols[k], i))
+            return false;
+    return true;
+}
+
+/* Equality of two valid key tuples (same types column by column). */
+static bool tuple_eq(const ldr_col *const *a, size_t i, const ldr_col *const *b, size_t j, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        const ldr_col *ca = a[k], *cb = b[k];
+        if (is_int_kind(ca->type)) {
+            if (key_int(ca, i) != key_int(cb, j))
+                return false;
+        } else if (is_str_kind(ca->type)) {
+            size_t la, lb;
+            const char *pa = ldr_col_str(ca, i, &la), *pb = ldr_col_str(cb, j, &lb);
+            if (la != lb || (la && memcmp(pa, pb, la) != 0))
+                return false;
+        } else if (!ldr_col_eq(ca, i, cb, j)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* T - ttl, saturating at INT64_MIN; no lower bound when ttl == 0. */
+static inline int64_t lower_of(int64_t t, ldr_duration ttl)
+{
+    if (ttl == 0 || t < INT64_MIN + ttl)
+        return INT64_MIN;
+    return t - ttl;
+}
+
+/* ---- memory --------------------------------------------------------------------------- */
+
+/* A buffer of len bytes (zeroed when zero) for random access: large ones are aligned to
+ * 2 MiB and offered to the kernel as transparent huge pages, because the feature pass
+ * reads them at random and with 4 KiB pages nearly every access would also miss the TLB
+ * (measured in bench/pit/bench_join.c). *out_base receives what to pass to ldr_free. */
+static void *huge_alloc(size_t len, bool zero, void **out_base)
+{
+    if (len < 4 * PIT_HUGE) {
+        *out_base = zero ? ldr_xcalloc(1, len ? len : 1) : ldr_xmalloc(len ? len : 1);
+        return *out_base;
+    }
+    char *base = ldr_xmalloc(len + PIT_HUGE);
+    char *p = base + (PIT_HUGE - (uintptr_t)base % PIT_HUGE) % PIT_HUGE;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, len, MADV_HUGEPAGE); /* advice only: failure just means small pages */
+#endif
+    if (zero)
+        memset(p, 0, len);
+    *out_base = base;
+    return p;
+}
+
+/* ---- threads -------------------------------------------------------------------------- */
+
+typedef void (*pit_part_fn)(pit_ctx *x, unsigned part, unsigned nparts);
+
+typedef struct pit_job {
+    pit_ctx *x;
+    pit_part_fn fn;
+    unsigned part, nparts;
+} pit_job;
+
+static void *job_main(void *arg)
+{
+    const pit_job *j = arg;
+    j->fn(j->x, j->part, j->nparts);
+    return NULL;
+}
+
+/* Runs fn for parts 0..nparts-1, part 0 on the calling thread. A thread that cannot be
+ * created is no error: its part runs on the caller afterwards. */
+static void run_parts(pit_ctx *x, unsigned nparts, pit_part_fn fn)
+{
+    pthread_t tid[PIT_MAX_THREADS];
+    pit_job job[PIT_MAX_THREADS];
+    bool started[PIT_MAX_THREADS];
+    LDR_ASSERT(nparts >= 1 && nparts <= PIT_MAX_THREADS);
+    for (unsigned p = 1; p < nparts; p++) {
+        job[p] = (pit_job){x, fn, p, nparts};
+        started[p] = pthread_create(&tid[p], NULL, job_main, &job[p]) == 0;
+    }
+    fn(x, 0, nparts);
+    for (unsigned p = 1; p < nparts; p++) {
+        if (started[p])
+            pthread_join(tid[p], NULL);
+        else
+            fn(x, p, nparts);
+    }
+}
+
+/* Parts for n items: at most the thread count, at least 1. */
+static unsigned parts_for(const pit_ctx *x, size_t n)
+{
+    return n < x->threads ? (n ? (unsigned)n : 1u) : x->threads;
+}
+
+/* n <= LDR_PIT_MAX_ROWS < 2^32 and part <= 64, so n * part cannot overflow. */
+static inline size_t part_begin(size_t n, unsigned part, unsigned nparts)
+{
+    return n * part / nparts;
+}
+
+static unsigned thread_count(int threads, size_t work)
+{
+    size_t t = 1;
+    if (threads > 0) {
+        t = (size_t)threads;
+    } else {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        t = cpus > 0 ? (size_t)cpus : 1;
+        if (t > 1 + work / PIT_AUTO_GRAIN)
+            t = 1 + work / PIT_AUTO_GRAIN;
+    }
+    return (unsigned)(t < PIT_MAX_THREADS ? t : PIT_MAX_THREADS);
+}
+
+/* ---- phase 1: the key table over entity rows ------------------------------------------ */
+
+/* Marks entity rows that can match (egid 0) or not (PIT_NONE); sets the feature ts window
+ * and, for integer keys, the key range. Returns the number of rows that can match. */
+static size_t entity_scan(pit_ctx *x, int64_t *out_kmin, int64_t *out_kmax)
+{
+    const ldr_pit_input *in = x->in;
+    size_t n = 0;
+    int64_t tmin = INT64_MAX, tmax = INT64_MIN, kmin = INT64_MAX, kmax = INT64_MIN;
+    for (size_t i = 0; i < in->n_entity_rows; i++) {
+        if (!ldr_col_valid(in->entity_ts, i) || !tuple_valid(in->entity_keys, in->n_keys, i)) {
+            x->egid[i] = PIT_NONE;
+            x->out[i] = -1;
+            continue;
+        }
+        x->egid[i] = 0;
+        n++;
+        int64_t t = ldr_col_i64(in->entity_ts, i);
+        tmin = t < tmin ? t : tmin;
+        tmax = t > tmax ? t : tmax;
+        if (x->int_key) {
+            int64_t v = key_int(in->entity_keys[0], i);
+            kmin = v < kmin ? v : kmin;
+            kmax = v > kmax ? v : kmax;
+        }
+    }
+    x->lo_ts = lower_of(tmin, in->ttl);
+    x->hi_ts = tmax;
+    *out_kmin = kmin;
+    *out_kmax = kmax;
+    return n;
+}
+
+static void table_alloc(pit_ctx *x, size_t n_rows)
+{
+    size_t cap = 16;
+    unsigned bits = 4;
+    while (cap < 2 * n_rows) {
+        cap <<= 1;
+        bits++;
+    }
+    x->slots = ldr_xmalloc(cap * sizeof(pit_slot));
+    for (size_t s = 0; s < cap; s++)
+        x->slots[s].gid = PIT_NONE;
+    x->mask = cap - 1;
+    x->shift = 64 - bits;
+}
+
+/* The slot key and hash of row i of cols (the entity or feature key columns). */
+static inline void key_of(const pit_ctx *x, const ldr_col *const *cols, size_t i, uint64_t *out_key,
+                          uint64_t *out_h)
+{
+    if (x->int_key) {
+        *out_key = (uint64_t)key_int(cols[0], i);
+        *out_h = mix64(*out_key);
+    } else {
+        *out_key = *out_h = tuple_hash(cols, x->in->n_keys, i);
+    }
+}
+
+static inline const void *slot_addr(const pit_ctx *x, uint64_t key, uint64_t h)
+{
+    if (x->direct)
+        return &x->direct[(key - (uint64_t)x->dmin) <= x->drange ? key - (uint64_t)x->dmin : 0];
+    return &x->slots[h >> x->shift];
+}
+
+/* The gid of a key (row i of cols, with key_of's key and h), or PIT_NONE. */
+static inline uint32_t table_lookup(const pit_ctx *x, const ldr_col *const *cols, size_t i,
+                                    uint64_t key, uint64_t h)
+{
+    if (x->direct) {
+        uint64_t d = key - (uint64_t)x->dmin;
+        return d <= x->drange ? x->direct[d] : PIT_NONE;
+    }
+    for (size_t s = (size_t)(h >> x->shift);; s = (s + 1) & x->mask) {
+        const pit_slot *slot = &x->slots[s];
+        if (slot->gid == PIT_NONE)
+            return PIT_NONE;
+        if (slot->key == key &&
+            (x->int_key || tuple_eq(cols, i, x->in->entity_keys, x->rep[slot->gid], x->in->n_keys)))
+            return slot->gid;
+    }
+}
+
+/* The gid of entity row i's key (key_of's key and h); a new key gets the next gid. */
+static uint32_t table_intern(pit_ctx *x, size_t i, uint64_t key, uint64_t h)
+{
+    if (x->in->n_keys == 0)
+        return 0;
+    if (x->direct) {
+        uint32_t *d = &x->direct[key - (uint64_t)x->dmin]; /* in range: dmin/drange span it */
+        if (*d == PIT_NONE)
+            *d = (uint32_t)x->n_groups++;
+        return *d;
+    }
+    uint32_t g = table_lookup(x, x->in->entity_keys, i, key, h);
+    if (g != PIT_NONE)
+        return g;
+    size_t s = (size_t)(h >> x->shift);
+    while (x->slots[s].gid != PIT_NONE)
+        s = (s + 1) & x->mask;
+    x->slots[s].key = key;
+    x->slots[s].gid = g = (uint32_t)x->n_groups++;
+    if (x->rep)
+        x->rep[g] = (uint32_t)i;
+    return g;
+}
+
+/* ---- entity layout: rows by gid, then by T -------------------------------------------- */
+
+static inline bool erow_lt(const pit_erow *a, const pit_erow *b)
+{
+    return a->t < b->t || (a->t == b->t && a->row < b->row);
+}
+
+static inline void erow_swap(pit_erow *a, pit_erow *b)
+{
+    pit_erow t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void erow_isort(pit_erow *e, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        pit_erow v = e[i];
+        size_t j = i;
+        for (; j > 0 && erow_lt(&v, &e[j - 1]); j--)
+            e[j] = e[j - 1];
+        e[j] = v;
+    }
+}
+
+static void erow_sift(pit_erow *e, size_t root, size_t n)
+{
+    for (size_t c; (c = 2 * root + 1) < n; root = c) {
+        if (c + 1 < n && erow_lt(&e[c], &e[c + 1]))
+            c++;
+        if (!erow_lt(&e[root], &e[c]))
+            return;
+        erow_swap(&e[root], &e[c]);
+    }
+}
+
+static void erow_heapsort(pit_erow *e, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        erow_sift(e, i, n);
+    for (size_t i = n; i-- > 1;) {
+        erow_swap(&e[0], &e[i]);
+        erow_sift(e, 0, i);
+    }
+}
+
+/* Hoare partition in its CLRS form, pivot = median of three moved to e[0]. Keys are unique
+ * (row), so both sides are non-empty. Returns the size of the left side. */
+static size_t erow_partition(pit_erow *e, size_t n)
+{
+    size_t mid = n / 2;
+    if (erow_lt(&e[mid], &e[0]))
+        erow_swap(&e[mid], &e[0]);
+    if (erow_lt(&e[n - 1], &e[mid]))
+        erow_swap(&e[n - 1], &e[mid]);
+    if (erow_lt(&e[mid], &e[0]))
+        erow_swap(&e[mid], &e[0]);
+    erow_swap(&e[0], &e[mid]);
+    pit_erow pv = e[0];
+    ptrdiff_t i = -1, j = (ptrdiff_t)n;
+    for (;;) {
+        do
+            j--;
+        while (erow_lt(&pv, &e[j]));
+        do
+            i++;
+        while (erow_lt(&e[i], &pv));
+        if (i >= j)
+            return (size_t)j + 1;
+        erow_swap(&e[i], &e[j]);
+    }
+}
+
+/* Introsort: quicksort recursing on the smaller side, heapsort past the depth limit,
+ * insertion sort for small ranges (the usual group). */
+static void erow_qsort(pit_erow *e, size_t n, unsigned depth)
+{
+    while (n > PIT_ISORT_MAX) {
+        if (depth-- == 0) {
+            erow_heapsort(e, n);
+            return;
+        }
+        size_t left = erow_partition(e, n);
+        if (left < n - left) {
+            erow_qsort(e, left, depth);
+            e += left;
+            n -= left;
+        } else {
+            erow_qsort(e + left, n - left, depth);
+            n = left;
+        }
+    }
+    erow_isort(e, n);
+}
+
+static void erow_sort(pit_erow *e, size_t n)
+{
+    size_t i = 1;
+    while (i < n && !erow_lt(&e[i], &e[i - 1]))
+        i++;
+    if (i >= n)
+        return; /* already in T order, as entity files often are */
+    unsigned depth = 0;
+    for (size_t m = n; m > 1; m >>= 1)
+        depth += 2;
+    erow_qsort(e, n, depth);
+}
+
+/* The first group g with off[g] >= target (off: n_groups + 1 ascending offsets). */
+static size_t group_at(const pit_ctx *x, size_t target)
+{
+    size_t lo = 0, hi = x->n_groups;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x->eoff[mid] < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Part `part` of the groups, in contiguous ranges of about n_eligible / nparts rows. */
+static void group_range(const pit_ctx *x, unsigned part, unsigned nparts, size_t *out_b,
+                        size_t *out_e)
+{
+    size_t n = x->n_eligible;
+    *out_b = part == 0 ? 0 : group_at(x, part_begin(n, part, nparts));
+    *out_e = part + 1 == nparts ? x->n_groups : group_at(x, part_begin(n, part + 1, nparts));
+}
+
+static void sort_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t gb, ge;
+    group_range(x, part, nparts, &gb, &ge);
+    for (size_t g = gb; g < ge; g++)
+        erow_sort(x->eord + x->eoff[g], x->eoff[g + 1] - x->eoff[g]);
+}
+
+/* Counting sort of the entity rows with a gid by gid (eoff holds counts at g + 1), then
+ * each group by T. */
+static void entity_layout(pit_ctx *x)
+{
+    const ldr_pit_input *in = x->in;
+    for (size_t g = 0; g < x->n_groups; g++)
+        x->eoff[g + 1] += x->eoff[g];
+    x->eord = ldr_xmalloc(x->n_eligible * sizeof(pit_erow));
+    for (size_t i = 0; i < in->n_entity_rows; i++) {
+        if (x->egid[i] == PIT_NONE)
+            continue;
+        pit_erow *d = &x->eord[x->eoff[x->egid[i]]++];
+        d->t = ldr_col_i64(in->entity_ts, i);
+        d->row = (uint32_t)i;
+        d->unused = 0;
+    }
+    for (size_t g = x->n_groups; g > 0; g--) /* the cursors moved one group on; undo */
+        x->eoff[g] = x->eoff[g - 1];
+    x->eoff[0] = 0;
+    ldr_free(x->egid);
+    x->egid = NULL;
+    run_parts(x, parts_for(x, x->n_groups), sort_part);
+    x->et = huge_alloc(x->n_eligible * sizeof(int64_t), false, &x->et_base);
+    for (size_t k = 0; k < x->n_eligible; k++)
+        x->et[k] = x->eord[k].t;
+}
+
+/* Interns every entity row's key; the rows that can match get a gid. */
+static void entity_build(pit_ctx *x)
+{
+    const ldr_pit_input *in = x->in;
+    int64_t kmin, kmax;
+    size_t n = entity_scan(x, &kmin, &kmax);
+    if (n == 0)
+        return;
+    if (x->int_key && (uint64_t)kmax - (uint64_t)kmin < 2 * (uint64_t)n + 1024) {
+        x->dmin = kmin;
+        x->drange = (uint64_t)kmax - (uint64_t)kmin;
+        x->direct = ldr_xmalloc((size_t)(x->drange + 1) * sizeof(uint32_t));
+        memset(x->direct, 0xff, (size_t)(x->drange + 1) * sizeof(uint32_t));
+    } else if (in->n_keys > 0) {
+        table_alloc(x, n);
+        if (!x->int_key)
+            x->rep = ldr_xmalloc(n * sizeof(uint32_t));
+    }
+    x->eoff = ldr_xcalloc(n + 2, sizeof(uint32_t));
+    for (size_t i = 0; i < in->n_entity_rows; i++) {
+        if (x->egid[i] == PIT_NONE)
+            continue;
+        uint64_t key = 0, h = 0;
+        if (in->n_keys)
+            key_of(x, in->entity_keys, i, &key, &h);
+        x->egid[i] = table_intern(x, i, key, h);
+        x->eoff[x->egid[i] + 1]++;
+    }
+    if (in->n_keys == 0)
+        x->n_groups = 1;
+    x->n_eligible = n;
+    entity_layout(x);
+}
+
+/* ---- feature pass --------------------------------------------------------------------- */
+
+/* Created timestamp of feature row `row` for ordering: null or absent is INT64_MIN. */
+static inline int64_t created_of(const ldr_col *cr, size_t row)
+{
+    return cr && ldr_col_valid(cr, row) ? ldr_col_i64(cr, row) : INT64_MIN;
+}
+
+/* Offers feature row `row` (event ts `ts`) to a slot: it wins with a greater ts, then a
+ * greater created ts, then a greater row. */
+static inline void offer(const pit_ctx *x, pit_best *b, int64_t ts, uint32_t row)
+{
+    if (b->row1 != 0 && ts <= b->ts) {
+        if (ts < b->ts)
+            return;
+        int64_t c = created_of(x->cr, row), bc = created_of(x->cr, b->row1 - 1);
+        if (c < bc || (c == bc && row < b->row1 - 1))
+            return;
+    }
+    b->ts = ts;
+    b->row1 = row + 1;
+}
+
+/* One dictionary-encoded key column: look each dictionary value up once. */
+static void dict_prepare(pit_ctx *x)
+{
+    const ldr_col *kc = x->in->feature_keys[0];
+    const ldr_col *dict = kc->dict;
+    x->dict_gid = ldr_xmalloc((dict->n ? dict->n : 1) * sizeof(uint32_t));
+    for (size_t k = 0; k < dict->n; k++) {
+        uint64_t key, h;
+        key_of(x, &dict, k, &key, &h);
+        x->dict_gid[k] = table_lookup(x, &dict, k, key, h);
+    }
+}
+
+/* The first slot in [lo, hi) of et whose T >= t: a branchless binary search (the
+ * comparison feeds a conditional move, so random data costs no mispredictions). */
+static inline size_t et_search(const int64_t *et, size_t lo, size_t hi, int64_t t)
+{
+    if (lo == hi)
+        return lo;
+    const int64_t *base = et + lo;
+    for (size_t n = hi - lo; n > 1; n -= n / 2)
+        base = base[n / 2] < t ? base + n / 2 : base;
+    return (size_t)(base - et) + (*base < t);
+}
+
+/* A chunk of feature rows on their way through the lookup pipeline, as arrays so that
+ * each stage streams through just what it needs. */
+typedef struct pit_chunk {
+    uint32_t row[PIT_CHUNK];
+    uint32_t g[PIT_CHUNK];
+    uint32_t lo[PIT_CHUNK], hi[PIT_CHUNK];
+    int64_t ts[PIT_CHUNK], vis[PIT_CHUNK]; /* event ts; the time from which it is visible */
+    uint64_t key[PIT_CHUNK], h[PIT_CHUNK];
+} pit_chunk;
+
+/* Stage 1, general case: the rows of [b, e) whose timestamps (and created, under the
+ * filter) can qualify, whatever the encodings. Returns how many were kept. */
+static unsigned filter_general(const pit_ctx *x, size_t b, size_t e, pit_chunk *c)
+{
+    const ldr_pit_input *in = x->in;
+    unsigned m = 0;
+    for (size_t j = b; j < e; j++) {
+        if (!ldr_col_valid(in->feature_ts, j))
+            continue;
+        int64_t ts = ldr_col_i64(in->feature_ts, j), vis = ts;
+        if (ts < x->lo_ts || ts > x->hi_ts)
+            continue;
+        if (x->use_filter) {
+            if (!ldr_col_valid(in->created_ts, j))
+                continue;
+            int64_t cr = ldr_col_i64(in->created_ts, j);
+            vis = cr > ts ? cr : ts;
+            if (vis > x->hi_ts)
+                continue;
+        }
+        c->row[m] = (uint32_t)j;
+        c->ts[m] = ts;
+        c->vis[m++] = vis;
+    }
+    return m;
+}
+
+/* Stage 1: as filter_general, without branches for the common plain, null-free event
+ * timestamp column without the filter. Then drops rows with a null key value. */
+static unsigned chunk_filter(const pit_ctx *x, size_t b, size_t e, pit_chunk *c)
+{
+    const ldr_pit_input *in = x->in;
+    const ldr_col *tc = in->feature_ts;
+    unsigned m = 0;
+    if (!tc->dict && !tc->valid && !x->use_filter) {
+        const int64_t *tv = tc->data;
+        int64_t lo = x->lo_ts, hi = x->hi_ts; /* locals: c's stores could alias x's fields */
+        for (size_t j = b; j < e; j++) {
+            int64_t ts = tv[j];
+            c->row[m] = (uint32_t)j;
+            c->ts[m] = c->vis[m] = ts;
+            m += (ts >= lo) & (ts <= hi);
+        }
+    } else {
+        m = filter_general(x, b, e, c);
+    }
+    for (size_t k = 0; k < in->n_keys; k++) {
+        if (!in->feature_keys[k]->valid)
+            continue;
+        unsigned kept = 0;
+        for (unsigned i = 0; i < m; i++) {
+            c->row[kept] = c->row[i];
+            c->ts[kept] = c->ts[i];
+            c->vis[kept] = c->vis[i];
+            kept += ldr_col_valid(in->feature_keys[k], c->row[i]);
+        }
+        m = kept;
+    }
+    return m;
+}
+
+/* Stage 2: each row's gid (PIT_NONE when no entity row has its key). Hash lookups go in
+ * two rounds, prefetching every slot of the chunk before reading any. */
+static void chunk_gids(const pit_ctx *x, pit_chunk *c, unsigned m)
+{
+    const ldr_pit_input *in = x->in;
+    const ldr_col *kc = in->n_keys ? in->feature_keys[0] : NULL;
+    if (!kc) {
+        memset(c->g, 0, m * sizeof(uint32_t));
+    } else if (x->dict_gid) {
+        const int32_t *idx = kc->data;
+        for (unsigned i = 0; i < m; i++)
+            c->g[i] = x->dict_gid[idx[c->row[i]]];
+    } else if (x->direct && !kc->dict && kc->type != LDR_TYPE_INT32 && kc->type != LDR_TYPE_BOOL) {
+        const int64_t *kv = kc->data; /* plain Int64 or UnixTimestamp */
+        const uint32_t *direct = x->direct;
+        uint64_t dmin = (uint64_t)x->dmin, drange = x->drange;
+        for (unsigned i = 0; i < m; i++) {
+            uint64_t d = (uint64_t)kv[c->row[i]] - dmin;
+            c->g[i] = d <= drange ? direct[d] : PIT_NONE;
+        }
+    } else {
+        for (unsigned i = 0; i < m; i++) {
+            key_of(x, in->feature_keys, c->row[i], &c->key[i], &c->h[i]);
+            PIT_PREFETCH(slot_addr(x, c->key[i], c->h[i]));
+        }
+        for (unsigned i = 0; i < m; i++)
+            c->g[i] = table_lookup(x, in->feature_keys, c->row[i], c->key[i], c->h[i]);
+    }
+}
+
+/* Stages 3-5: the group's slots, the first slot whose entity row sees the feature row,
+ * and the offer. Each loop prefetches what the next one reads (group offsets, then the
+ * group's T values, then the best slot), so the cache misses of a chunk overlap instead
+ * of queueing one after another. */
+static void chunk_offer(const pit_ctx *x, pit_chunk *c, unsigned m, pit_best *best)
+{
+    for (unsigned i = 0; i < m; i++)
+        if (c->g[i] != PIT_NONE)
+            PIT_PREFETCH(&x->eoff[c->g[i]]);
+    unsigned n = 0;
+    for (unsigned i = 0; i < m; i++) {
+        uint32_t g = c->g[i];
+        if (g == PIT_NONE)
+            continue;
+        c->lo[n] = x->eoff[g];
+        c->hi[n] = x->eoff[g + 1];
+        PIT_PREFETCH(&x->et[c->lo[n]]);
+        PIT_PREFETCH(&x->et[c->hi[n] - 1]);
+        c->row[n] = c->row[i];
+        c->ts[n] = c->ts[i];
+        c->vis[n++] = c->vis[i];
+    }
+    for (unsigned i = 0; i < n; i++) {
+        c->lo[i] = (uint32_t)et_search(x->et, c->lo[i], c->hi[i], c->vis[i]);
+        if (c->lo[i] < c->hi[i])
+            PIT_PREFETCH(&best[c->lo[i]]);
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (c->lo[i] < c->hi[i])
+            offer(x, &best[c->lo[i]], c->ts[i], c->row[i]);
+}
+
+static void feature_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = x->in->n_feature_rows;
+    size_t b = part_begin(n, part, nparts), e = part_begin(n, part + 1, nparts);
+    pit_best *best = x->best + (size_t)part * x->n_eligible;
+    pit_chunk c;
+    for (size_t j = b; j < e; j += PIT_CHUNK) {
+        unsigned m = chunk_filter(x, j, j + PIT_CHUNK < e ? j + PIT_CHUNK : e, &c);
+        chunk_gids(x, &c, m);
+        chunk_offer(x, &c, m, best);
+    }
+}
+
+/* ---- sweep ---------------------------------------------------------------------------- */
+
+/* Along each group in T order, the running best of every part's slots answers each
+ * entity row, subject to the ttl bound. */
+static void sweep_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t gb, ge, n = x->n_eligible;
+    group_range(x, part, nparts, &gb, &ge);
+    for (size_t g = gb; g < ge; g++) {
+        pit_best run = {0, 0, 0};
+        for (size_t k = x->eoff[g]; k < x->eoff[g + 1]; k++) {
+            for (unsigned p = 0; p < x->nparts; p++) {
+                const pit_best *s = &x->best[(size_t)p * n + k];
+                if (s->row1)
+                    offer(x, &run, s->ts, s->row1 - 1);
+            }
+            const pit_erow *er = &x->eord[k];
+            bool ok = run.row1 && run.ts >= lower_of(er->t, x->in->ttl);
+            x->out[er->row] = ok ? (int64_t)run.row1 - 1 : -1;
+        }
+    }
+}
+
+/* ---- driver --------------------------------------------------------------------------- */
+
+static void check_input(const ldr_pit_input *in)
+{
+    LDR_ASSERT(in->entity_ts && in->feature_ts);
+    LDR_ASSERT(in->entity_ts->type == LDR_TYPE_UNIX_TIMESTAMP);
+    LDR_ASSERT(in->feature_ts->type == LDR_TYPE_UNIX_TIMESTAMP);
+    LDR_ASSERT(in->entity_ts->n >= in->n_entity_rows);
+    LDR_ASSERT(in->feature_ts->n >= in->n_feature_rows);
+    LDR_ASSERT(!in->created_ts || (in->created_ts->type == LDR_TYPE_UNIX_TIMESTAMP &&
+                                   in->created_ts->n >= in->n_feature_rows));
+    for (size_t k = 0; k < in->n_keys; k++) {
+        LDR_ASSERT(in->entity_keys[k]->type == in->feature_keys[k]->type);
+        LDR_ASSERT(in->entity_keys[k]->n >= in->n_entity_rows);
+        LDR_ASSERT(in->feature_keys[k]->n >= in->n_feature_rows);
+    }
+}
+
+/* The feature pass and the sweep. Parts of the feature pass each own a best array of
+ * 16 bytes per entity row: their number is capped so that these stay within about 8
+ * bytes per feature row (or 64 MiB). */
+static void feature_join(pit_ctx *x)
+{
+    const ldr_pit_input *in = x->in;
+    unsigned np = parts_for(x, in->n_feature_rows);
+    size_t budget =
+        in->n_feature_rows * 8 > ((size_t)64 << 20) ? in->n_feature_rows * 8 : ((size_t)64 << 20);
+    while (np > 1 && (size_t)np * x->n_eligible * sizeof(pit_best) > budget)
+        np--;
+    x->nparts = np;
+    x->best = huge_alloc((size_t)np * x->n_eligible * sizeof(pit_best), true, &x->best_base);
+    const ldr_col *kc = in->n_keys == 1 ? in->feature_keys[0] : NULL;
+    if (kc && kc->dict && (is_int_kind(kc->type) || is_str_kind(kc->type)))
+        dict_prepare(x);
+    run_parts(x, np, feature_part);
+    run_parts(x, parts_for(x, x->n_groups), sweep_part);
+}
+
+static void ctx_fini(pit_ctx *x)
+{
+    ldr_free(x->slots);
+    ldr_free(x->direct);
+    ldr_free(x->rep);
+    ldr_free(x->dict_gid);
+    ldr_free(x->egid);
+    ldr_free(x->eoff);
+    ldr_free(x->eord);
+    ldr_free(x->et_base);
+    ldr_free(x->best_base);
+}
+
+ldr_code ldr_pit_join(const ldr_pit_input *in, int threads, int64_t *out_rows, ldr_err *err)
+{
+    if (in->ttl < 0)
+        return ldr_err_setf(err, LDR_EINVAL, "point-in-time join: negative ttl (%" PRId64 " us)",
+                            in->ttl);
+    if (in->n_entity_rows > LDR_PIT_MAX_ROWS || in->n_feature_rows > LDR_PIT_MAX_ROWS)
+        return ldr_err_setf(err, LDR_ELIMIT,
+                            "point-in-time join: %zu entity rows x %zu feature rows exceeds "
+                            "%zu rows per side; partition the input by key first",
+                            in->n_entity_rows, in->n_feature_rows, LDR_PIT_MAX_ROWS);
+    check_input(in);
+    pit_ctx x = {0};
+    x.in = in;
+    x.out = out_rows;
+    x.use_filter = in->filter_by_created && in->created_ts;
+    x.cr = in->created_ts;
+    x.int_key = in->n_keys == 1 && is_int_kind(in->entity_keys[0]->type);
+    x.threads = thread_count(threads, in->n_entity_rows + in->n_feature_rows);
+    x.egid = ldr_xmalloc((in->n_entity_rows ? in->n_entity_rows : 1) * sizeof(uint32_t));
+    entity_build(&x); /* rows that cannot match get -1 here */
+    if (x.n_eligible > 0)
+        feature_join(&x);
+    ctx_fini(&x);
+    return LDR_OK;
+}
+
+unsigned ldr_pit_partition_of(const ldr_col *const *keys, size_t n_keys, size_t row,
+                              unsigned n_parts)
+{
+    LDR_ASSERT(n_parts >= 1);
+    if (n_keys == 0 || !tuple_valid(keys, n_keys, row))
+        return 0;
+    uint64_t h = mix64(tuple_hash(keys, n_keys, row) ^ PIT_PART_SEED);
+    return (unsigned)(((h >> 32) * n_parts) >> 32);
+}
