@@ -4,8 +4,10 @@
 # Copies examples/driver_ranking into a fresh temporary directory (the tree stays clean;
 # any registry/online database in the copy is removed first), then drives the CLI through
 # plan -> apply -> apply again (which must report that nothing changed) -> list views ->
-# registry history -> registry dump. Each command is echoed before it runs; the first
-# failure stops the script with a non-zero status.
+# registry history -> registry dump. Then `larder init` makes the demo repository with
+# generated Parquet data, applies it and builds a point-in-time correct training set with
+# get-historical-features. Each command is echoed before it runs; the first failure stops
+# the script with a non-zero status.
 # Environment: LARDER (default build/larder), QUICKSTART_KEEP=1 keeps the temporary copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,4 +55,24 @@ fi
 run feature-views list
 run registry history
 run registry-dump
+
+# Part two: a demo repository with data, and training data from it.
+demo=$tmp/demo
+echo "\$ $larder init $demo"
+"$larder" init "$demo"
+echo
+larder_abs=$(cd "$(dirname "$larder")" && pwd)/$(basename "$larder")
+(
+    cd "$demo"
+    for args in "apply" "parquet schema data/driver_stats.parquet" \
+        "get-historical-features --entities data/entities.parquet --feature-service driver_activity --output training.csv"; do
+        echo "\$ cd $demo && larder $args"
+        # shellcheck disable=SC2086
+        "$larder_abs" $args
+        echo
+    done
+    echo "\$ head -5 training.csv"
+    head -5 training.csv
+    echo
+)
 echo "quickstart: OK"

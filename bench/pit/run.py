@@ -8,9 +8,10 @@ Workloads (data generated once by DuckDB into WORKDIR, reused by later runs):
   pit-1m-10m   1 M entity rows x 10 M feature rows x 10 Float64 features, 100 k drivers,
                ttl 0 (the issue's headline workload)
   asof-5m-5m   5 M x 5 M, 1 feature, 10 k keys (the size of DuckDB's ASOF benchmark)
-Each timing is a whole process (start, read Parquet, join, write the Parquet result):
-`larder get-historical-features` against `node run_sql.mjs` running DuckDB's
-`ASOF LEFT JOIN` with the same thread count. Event timestamps are unique per key and there
+Larder's timing is its whole process (start, read Parquet, join, write the Parquet
+result): `larder get-historical-features`. DuckDB's is its own time inside
+`node run_sql.mjs` (database creation, read, `ASOF LEFT JOIN`, write Parquet), leaving out
+node's ~1 s start-up, with the same thread count; its RSS includes node's (~50 MiB). Event timestamps are unique per key and there
 is no created column, so ASOF semantics equal Feast's. Runs alternate (L, D, L, D, ...),
 >= 5 each; the script prints medians, the ratio Larder/DuckDB and each side's peak RSS,
 and checks both results have the same checksum (order-independent: count, and sums of
@@ -46,19 +47,26 @@ def duck(sql_list, threads=1):
         return [l.rstrip("\n").split(",") for l in f][1:]
 
 
-def measure(cmd, cwd):
-    """Runs cmd in a wrapper that reports its own child's peak RSS."""
+def measure(cmd, cwd, inner=False):
+    """Runs cmd in a wrapper that reports its own child's peak RSS. With inner, the time
+    is the one the command prints itself (run_sql.mjs: DuckDB's own time, without node's
+    start-up), else the whole process's wall time."""
     wrapper = ("import resource,subprocess,sys,time;t=time.perf_counter();"
                "p=subprocess.run(sys.argv[1:],capture_output=True);"
                "d=time.perf_counter()-t;"
                "r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
                "sys.stderr.buffer.write(p.stderr);"
                "print(d,r,p.returncode)")
+    wrapper = wrapper.replace("print(d,r,p.returncode)",
+                              "sys.stdout.buffer.write(p.stdout);print(d,r,p.returncode)")
     p = subprocess.run([sys.executable, "-c", wrapper] + cmd, cwd=cwd, capture_output=True,
                        text=True)
-    secs, rss_kb, rc = p.stdout.split()
+    lines = p.stdout.strip().split("\n")
+    secs, rss_kb, rc = lines[-1].split()
     if int(rc) != 0:
         sys.exit(f"{' '.join(cmd[:2])} failed: {p.stderr[-2000:]}")
+    if inner:
+        secs = json.loads(lines[-2])["ms"] / 1000
     return float(secs), int(rss_kb) / 1024
 
 
@@ -121,7 +129,7 @@ def run(name, n_ent, n_rows, n_feat, n_keys):
             s, r = measure(lcmd, d)
             lt.append(s)
             lr.append(r)
-            s, r = measure(dcmd, ORACLE)
+            s, r = measure(dcmd, ORACLE, inner=True)
             dt.append(s)
             dr.append(r)
         lc = checksum(os.path.join(d, "larder_out.parquet"), n_feat)

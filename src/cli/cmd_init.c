@@ -76,8 +76,7 @@ static const char init_defs[] =
     "name: driver_activity\n"
     "description: Features of the driver ranking model\n"
     "features:\n"
-    "  - driver_hourly_stats\n"
-    "  - {feature_view: driver_hourly_stats_fresh, features: [conv_rate], alias: fresh}\n";
+    "  - driver_hourly_stats\n";
 
 static bool dir_is_empty(const char *path)
 {

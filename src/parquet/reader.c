@@ -84,6 +84,21 @@ static void col_clear(ldr_col *c)
 
 /* ---- chunk decoding state ------------------------------------------------------------------ */
 
+/* Scratch buffers of one worker, reused across the chunks it decodes (large buffers come
+ * from mmap: reuse saves a page fault per 4 KiB per chunk). */
+typedef struct workspace {
+    scratch page; /* decompressed page */
+    scratch rep, def, idx;
+    scratch tmp, i64;
+} workspace;
+
+static void workspace_fini(workspace *ws)
+{
+    scratch *s[] = {&ws->page, &ws->rep, &ws->def, &ws->idx, &ws->tmp, &ws->i64};
+    for (size_t i = 0; i < LDR_ARRAY_LEN(s); i++)
+        ldr_free(s[i]->p);
+}
+
 typedef struct chunk_dec {
     const ldr_pq_reader *r;
     const ldr__pq_colspec *cs;
@@ -92,9 +107,7 @@ typedef struct chunk_dec {
     size_t rg;
     int64_t rg_rows;
     bool keep_dict;
-    scratch page; /* decompressed page */
-    scratch rep, def, idx;
-    scratch tmp, i64;
+    struct workspace *ws; /* the worker's scratch buffers */
     ldr_col *stage; /* a page's non-null values (element type) */
     ldr_col *raw;   /* BYTE_ARRAY values before conversion (decimals) */
     ldr_col *dict;  /* dictionary values; owned by out while out_dict */
@@ -102,6 +115,8 @@ typedef struct chunk_dec {
     ldr_col *out;
     int64_t seen;        /* level entries (num_values) decoded so far */
     int64_t max_entries; /* lists: the most entries the chunk may expand to */
+    size_t base_rows;    /* rows out held before this chunk (earlier row groups) */
+    size_t reserve;      /* rows reserved up front in out */
     int64_t rows;
     bool in_list;   /* a list row is open; its elements may continue on the next page */
     bool seen_data; /* a data page was read (a dictionary page must come first) */
@@ -457,7 +472,7 @@ static ldr_code decode_indices(chunk_dec *d, const uint8_t *p, size_t len, size_
     unsigned w = p[0];
     if (w > 32)
         return ldr_err_setf(err, LDR_ECORRUPT, "dictionary index bit width %u exceeds 32", w);
-    uint32_t *idx = scratch_get(&d->idx, n * sizeof *idx);
+    uint32_t *idx = scratch_get(&d->ws->idx, n * sizeof *idx);
     size_t used;
     ldr_code rc = ldr__pq_rle_decode(p + 1, len - 1, w, idx, n, &used, err);
     if (rc != LDR_OK)
@@ -481,7 +496,7 @@ static ldr_code decode_rle_bool(chunk_dec *d, const uint8_t *p, size_t len, size
         return LDR_OK;
     if (len < 4 || u32le(p) > len - 4)
         return ldr_err_setf(err, LDR_ECORRUPT, "RLE boolean section length exceeds the page");
-    uint32_t *v = scratch_get(&d->idx, n * sizeof *v);
+    uint32_t *v = scratch_get(&d->ws->idx, n * sizeof *v);
     size_t used;
     ldr_code rc = ldr__pq_rle_decode(p + 4, u32le(p), 1, v, n, &used, err);
     if (rc != LDR_OK)
@@ -503,14 +518,14 @@ static ldr_code decode_delta_ints(chunk_dec *d, const uint8_t *p, size_t len, si
                             ldr__pq_type_name(phys));
     if (n == 0)
         return LDR_OK;
-    int64_t *v = scratch_get(&d->i64, n * sizeof *v);
+    int64_t *v = scratch_get(&d->ws->i64, n * sizeof *v);
     size_t used;
     ldr_code rc = ldr__pq_delta_decode(p, len, v, n, &used, err);
     if (rc != LDR_OK)
         return rc;
     if (phys == LDR__PQ_INT64)
         return convert_fixed(d, (const uint8_t *)v, n, target, err);
-    int32_t *v32 = scratch_get(&d->tmp, n * sizeof *v32);
+    int32_t *v32 = scratch_get(&d->ws->tmp, n * sizeof *v32);
     for (size_t i = 0; i < n; i++)
         v32[i] = (int32_t)(uint32_t)(uint64_t)v[i]; /* wraps mod 2^32, as the format says */
     return convert_fixed(d, (const uint8_t *)v32, n, target, err);
@@ -550,7 +565,7 @@ static ldr_code decode_bss(chunk_dec *d, const uint8_t *p, size_t len, size_t n,
     if (n > len / w)
         return ldr_err_setf(err, LDR_ECORRUPT, "%zu BYTE_STREAM_SPLIT values exceed %zu bytes", n,
                             len);
-    uint8_t *buf = scratch_get(&d->tmp, n * w);
+    uint8_t *buf = scratch_get(&d->ws->tmp, n * w);
     ldr_code rc = ldr__pq_byte_stream_split_decode(p, len, w, n, buf, err);
     if (rc != LDR_OK)
         return rc;
@@ -628,7 +643,7 @@ static void scatter_flat(chunk_dec *d, const uint32_t *def, size_t nv, const pag
 {
     ldr_col *out = d->out;
     unsigned max = d->lf->max_def;
-    const uint32_t *idx = pv->indices ? d->idx.p : NULL;
+    const uint32_t *idx = pv->indices ? d->ws->idx.p : NULL;
     const ldr_col *src = pv->indices ? d->dict : pv->col;
     size_t k = 0;
     if (nv == 0)
@@ -677,7 +692,7 @@ static ldr_code assemble_list(chunk_dec *d, const uint32_t *rep, const uint32_t 
 {
     ldr_col *out = d->out, *child = out->child;
     unsigned max = d->lf->max_def, rd = d->lf->rep_def;
-    const uint32_t *idx = pv->indices ? d->idx.p : NULL;
+    const uint32_t *idx = pv->indices ? d->ws->idx.p : NULL;
     const ldr_col *src = pv->indices ? d->dict : pv->col;
     size_t k = 0;
     for (size_t i = 0; i < nv; i++) {
@@ -735,7 +750,7 @@ static ldr_code page_bytes(chunk_dec *d, const uint8_t *src, size_t clen, size_t
     if (ulen > LDR__PQ_RATIO_FLOOR && ulen / LDR__PQ_MAX_RATIO > clen)
         return ldr_err_setf(err, LDR_ECORRUPT, "page claims %zu bytes from %zu compressed", ulen,
                             clen);
-    uint8_t *dst = scratch_get(&d->page, ulen);
+    uint8_t *dst = scratch_get(&d->ws->page, ulen);
     *out = dst;
     return ldr__pq_decompress(codec, src, clen, dst, ulen, err);
 }
@@ -884,9 +899,9 @@ static ldr_code read_data_page(chunk_dec *d, const ldr__pq_page *pg, const uint8
     bool v2 = pg->type == LDR__PQ_PAGE_DATA_V2;
     page_parts pp = {NULL, NULL, NULL, 0};
     if (d->lf->max_rep > 0)
-        pp.rep = scratch_get(&d->rep, nv * sizeof(uint32_t));
+        pp.rep = scratch_get(&d->ws->rep, nv * sizeof(uint32_t));
     if (d->lf->max_def > 0)
-        pp.def = scratch_get(&d->def, nv * sizeof(uint32_t));
+        pp.def = scratch_get(&d->ws->def, nv * sizeof(uint32_t));
     rc = v2 ? split_v2(d, pg, body, nv, &pp, err) : split_v1(d, pg, body, nv, &pp, err);
     if (rc != LDR_OK)
         return rc;
@@ -923,7 +938,7 @@ static ldr_code read_data_page(chunk_dec *d, const ldr__pq_page *pg, const uint8
 
 static bool keep_as_dict(const chunk_dec *d)
 {
-    return d->keep_dict && !d->cs->is_list && d->out->n == 0 &&
+    return d->keep_dict && !d->cs->is_list && d->out->n == 0 && d->base_rows == 0 &&
            (d->cs->elem == LDR_TYPE_STRING || d->cs->elem == LDR_TYPE_BYTES) &&
            d->cs->conv == LDR__PQ_CONV_BYTES;
 }
@@ -954,7 +969,7 @@ static ldr_code read_dict_page(chunk_dec *d, const ldr__pq_page *pg, const uint8
     d->dict = dict;
     if (keep_as_dict(d)) {
         ldr_col_free(d->out);
-        d->out = ldr_col_new_dict(d->cs->elem, dict, 0);
+        d->out = ldr_col_new_dict(d->cs->elem, dict, d->reserve);
         d->out_dict = true;
     }
     return LDR_OK;
@@ -1019,6 +1034,12 @@ static ldr_code decode_chunk_pages(chunk_dec *d, ldr_err *err)
                             ldr__pq_codec_name(d->ck->codec), d->ck->codec);
     size_t start = 0, len = 0;
     ldr_code rc = chunk_range(d, &start, &len, err);
+    /* Room for the rows up front (no regrowth copies), but never more than the chunk's
+     * bytes can plausibly expand to: the row count is the file's claim. */
+    uint64_t plausible = 1024u + (uint64_t)256u * len;
+    d->reserve = (uint64_t)d->rg_rows < plausible ? (size_t)d->rg_rows : (size_t)plausible;
+    if (rc == LDR_OK)
+        ldr_col_reserve(d->out, d->reserve);
     /* Lists may hold more entries than rows, but not without bound: a few bytes of RLE
      * levels could otherwise claim billions of (null) elements. */
     uint64_t budget = (uint64_t)d->rg_rows + (uint64_t)LDR__PQ_LIST_RATIO * len;
@@ -1036,12 +1057,15 @@ static ldr_code decode_chunk_pages(chunk_dec *d, ldr_err *err)
     return LDR_OK;
 }
 
-/* Decodes column `col` of row group `rg` into a new column (*out, caller owns). */
+/* Decodes column `col` of row group `rg`, appending to *inout (plain, as left by an
+ * earlier row group) or, when *inout is NULL, into a new column (a dictionary column with
+ * keep_dict). *inout receives the column either way; the caller owns and frees it. */
 static ldr_code decode_chunk(const ldr_pq_reader *r, size_t rg, size_t col, bool keep_dict,
-                             ldr_col **out, ldr_err *err)
+                             workspace *ws, ldr_col **inout, ldr_err *err)
 {
     const ldr__pq_colspec *cs = &r->cols[col];
     LDR_ASSERT(!cs->info.unsupported && rg < r->n_rgs);
+    LDR_ASSERT(!*inout || !(*inout)->dict);
     chunk_dec d;
     memset(&d, 0, sizeof d);
     d.r = r;
@@ -1050,24 +1074,20 @@ static ldr_code decode_chunk(const ldr_pq_reader *r, size_t rg, size_t col, bool
     d.ck = &r->rgs[rg].chunks[cs->leaf];
     d.rg = rg;
     d.rg_rows = r->rgs[rg].num_rows;
-    d.keep_dict = keep_dict;
-    d.out = ldr_col_new(cs->info.type, 0);
+    d.keep_dict = keep_dict && !*inout;
+    d.ws = ws;
+    d.out = *inout ? *inout : ldr_col_new(cs->info.type, 0);
+    d.base_rows = d.out->n;
     d.stage = ldr_col_new(cs->elem, 0);
     d.raw = ldr_col_new(LDR_TYPE_BYTES, 0);
     ldr_code rc = decode_chunk_pages(&d, err);
-    if (rc == LDR_OK) {
-        *out = d.out;
-    } else {
+    if (rc != LDR_OK)
         ldr_err_prefix(err, "%s: column %s, row group %zu: ", r->name, cs->info.name, rg);
-        ldr_col_free(d.out);
-    }
+    *inout = d.out;
     if (!d.out_dict)
         ldr_col_free(d.dict);
     ldr_col_free(d.stage);
     ldr_col_free(d.raw);
-    scratch *s[] = {&d.page, &d.rep, &d.def, &d.idx, &d.tmp, &d.i64};
-    for (size_t i = 0; i < LDR_ARRAY_LEN(s); i++)
-        ldr_free(s[i]->p);
     return rc;
 }
 
@@ -1148,8 +1168,16 @@ static ldr_col *concat_parts(ldr_col **parts, size_t n)
         return concat_dicts(parts, n);
     for (size_t i = 0; i < n; i++)
         ldr_col_decode_dict(parts[i]);
-    ldr_col *out = parts[0];
-    for (size_t i = 1; i < n; i++) {
+    /* One allocation of the final size, then one copy per part. */
+    size_t rows = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        rows += parts[i]->n;
+        bytes += parts[i]->bytes_len;
+    }
+    ldr_col *out = ldr_col_new(parts[0]->type, rows);
+    if (bytes)
+        ldr_col_reserve_bytes(out, bytes);
+    for (size_t i = 0; i < n; i++) {
         append_col(out, parts[i]);
         ldr_col_free(parts[i]);
     }
@@ -1255,51 +1283,106 @@ static bool rg_may_match(const ldr_pq_reader *r, size_t g, const ldr__pq_colspec
 
 /* ---- units of work and threads ------------------------------------------------------------- */
 
+/* The work of one ldr_pq_read. With at least as many columns as threads, a unit is one
+ * column over every kept row group, decoded straight into its final column (no copies);
+ * otherwise a unit is one (row group, column) chunk and the parts are concatenated. */
 typedef struct job {
     const ldr_pq_reader *r;
     const size_t *rgs; /* kept row groups */
+    size_t n_rgs;
     const size_t *cols;
     size_t n_cols;
-    size_t n; /* units: rgs x cols */
     bool keep_dict;
-    ldr_col **res;
-    ldr_err *errs;
+    bool by_column;
+    size_t n;       /* units */
+    ldr_col **res;  /* per unit; (row group, column) units are row-group-major */
+    ldr_err *errs;  /* per unit */
     ldr_code *codes;
     atomic_size_t next;
     atomic_bool failed;
 } job;
 
+static bool dict_candidate(const ldr__pq_colspec *cs)
+{
+    return !cs->is_list && cs->conv == LDR__PQ_CONV_BYTES &&
+           (cs->elem == LDR_TYPE_STRING || cs->elem == LDR_TYPE_BYTES);
+}
+
+/* Column unit: every kept row group of column cols[c] into *out. */
+static ldr_code run_column(const job *j, size_t c, workspace *ws, ldr_col **out, ldr_err *err)
+{
+    const ldr_pq_reader *r = j->r;
+    const ldr__pq_colspec *cs = &r->cols[j->cols[c]];
+    if (j->keep_dict && dict_candidate(cs) && j->n_rgs > 1) {
+        /* Each row group has its own dictionary: decode apart, then merge dictionaries. */
+        ldr_col **parts = ldr_xcalloc(j->n_rgs, sizeof *parts);
+        ldr_code rc = LDR_OK;
+        for (size_t g = 0; g < j->n_rgs && rc == LDR_OK; g++)
+            rc = decode_chunk(r, j->rgs[g], j->cols[c], true, ws, &parts[g], err);
+        if (rc == LDR_OK) {
+            *out = concat_parts(parts, j->n_rgs);
+        } else {
+            for (size_t g = 0; g < j->n_rgs; g++)
+                ldr_col_free(parts[g]);
+        }
+        ldr_free(parts);
+        return rc;
+    }
+    /* Room for every row up front, within what the chunks' bytes can plausibly hold. */
+    uint64_t rows = 0, plausible = 0;
+    for (size_t g = 0; g < j->n_rgs; g++) {
+        const ldr__pq_rowgroup *rg = &r->rgs[j->rgs[g]];
+        rows += (uint64_t)rg->num_rows;
+        plausible += 1024u + 256u * (uint64_t)rg->chunks[cs->leaf].total_compressed;
+    }
+    uint64_t cap = rows < plausible ? rows : plausible;
+    if (j->n_rgs == 1) {
+        *out = NULL; /* a fresh column: keep_dict may apply */
+        return decode_chunk(r, j->rgs[0], j->cols[c], j->keep_dict, ws, out, err);
+    }
+    *out = ldr_col_new(cs->info.type, cap > SIZE_MAX / 64 ? SIZE_MAX / 64 : (size_t)cap);
+    ldr_code rc = LDR_OK;
+    for (size_t g = 0; g < j->n_rgs && rc == LDR_OK; g++)
+        rc = decode_chunk(r, j->rgs[g], j->cols[c], false, ws, out, err);
+    return rc;
+}
+
 static void *worker(void *arg)
 {
     job *j = arg;
+    workspace ws;
+    memset(&ws, 0, sizeof ws);
     for (;;) {
         if (atomic_load(&j->failed))
             break;
         size_t i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n)
             break;
-        size_t g = j->rgs[i / j->n_cols], c = j->cols[i % j->n_cols];
-        j->codes[i] = decode_chunk(j->r, g, c, j->keep_dict, &j->res[i], &j->errs[i]);
+        if (j->by_column)
+            j->codes[i] = run_column(j, i, &ws, &j->res[i], &j->errs[i]);
+        else
+            j->codes[i] = decode_chunk(j->r, j->rgs[i / j->n_cols], j->cols[i % j->n_cols],
+                                       j->keep_dict, &ws, &j->res[i], &j->errs[i]);
         if (j->codes[i] != LDR_OK)
             atomic_store(&j->failed, true);
     }
+    workspace_fini(&ws);
     return NULL;
 }
 
-static size_t thread_count(int threads, size_t units)
+static size_t thread_count(int threads)
 {
     long n = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
         n = 1;
-    if (n > MAX_THREADS)
-        n = MAX_THREADS;
-    return (size_t)n < units ? (size_t)n : units;
+    return n > MAX_THREADS ? MAX_THREADS : (size_t)n;
 }
 
-/* Runs every unit on up to `threads` threads (the caller's included). */
-static void run_job(job *j, int threads)
+/* Runs every unit on up to nt threads (the caller's included). */
+static void run_job(job *j, size_t nt)
 {
-    size_t nt = thread_count(threads, j->n);
+    if (nt > j->n)
+        nt = j->n;
     pthread_t tids[MAX_THREADS];
     size_t started = 0;
     for (size_t i = 1; i < nt; i++) {
@@ -1466,27 +1549,30 @@ static ldr_code resolve_columns(const ldr_pq_reader *r, const char *const *names
     return LDR_OK;
 }
 
-/* Decodes the units of (rgs x cols) and assembles one batch. */
+/* Decodes the selected columns of the kept row groups and assembles one batch. */
 static ldr_code read_units(ldr_pq_reader *r, const size_t *rgs, size_t n_rgs, const size_t *cols,
                            size_t n_cols, bool keep_dict, int threads, ldr_batch **out,
                            ldr_err *err)
 {
-    size_t n = n_rgs * n_cols;
+    size_t nt = thread_count(threads);
     job j;
     memset(&j, 0, sizeof j);
     j.r = r;
     j.rgs = rgs;
+    j.n_rgs = n_rgs;
     j.cols = cols;
     j.n_cols = n_cols;
-    j.n = n;
     j.keep_dict = keep_dict;
+    j.by_column = n_cols >= nt || n_rgs <= 1;
+    j.n = n_rgs == 0 ? 0 : j.by_column ? n_cols : n_rgs * n_cols;
+    size_t n = j.n;
     j.res = ldr_xcalloc(n ? n : 1, sizeof *j.res);
     j.errs = ldr_xcalloc(n ? n : 1, sizeof *j.errs);
     j.codes = ldr_xcalloc(n ? n : 1, sizeof *j.codes);
     atomic_init(&j.next, 0);
     atomic_init(&j.failed, false);
     if (n > 0)
-        run_job(&j, threads);
+        run_job(&j, nt);
     ldr_code rc = LDR_OK;
     for (size_t i = 0; i < n && rc == LDR_OK; i++) {
         if (j.codes[i] != LDR_OK) {
@@ -1501,9 +1587,16 @@ static ldr_code read_units(ldr_pq_reader *r, const size_t *rgs, size_t n_rgs, co
         ldr_col **parts = ldr_xcalloc(n_rgs ? n_rgs : 1, sizeof *parts);
         for (size_t c = 0; c < n_cols; c++) {
             const ldr__pq_colspec *cs = &r->cols[cols[c]];
-            for (size_t g = 0; g < n_rgs; g++)
-                parts[g] = j.res[g * n_cols + c];
-            ldr_col *col = n_rgs ? concat_parts(parts, n_rgs) : ldr_col_new(cs->info.type, 0);
+            ldr_col *col;
+            if (n_rgs == 0) {
+                col = ldr_col_new(cs->info.type, 0);
+            } else if (j.by_column) {
+                col = j.res[c];
+            } else {
+                for (size_t g = 0; g < n_rgs; g++)
+                    parts[g] = j.res[g * n_cols + c];
+                col = concat_parts(parts, n_rgs);
+            }
             ldr_batch_add(b, cs->info.name, col);
         }
         ldr_free(parts);
