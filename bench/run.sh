@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# bench/run.sh -- every benchmark, as `make bench` runs them. Each prints ratios against
+# its reference on this machine; record results (with the machine) in BENCHMARKS.md.
+# BENCH_ARGS is passed to each script (e.g. BENCH_ARGS=--quick for a smoke run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck disable=SC2086
+python3 bench/pit/run.py ${BENCH_ARGS:-}
