@@ -227,8 +227,8 @@ static ldr_code entity_ts_col(const ldr_batch *e, const char *path, int *out, ld
     if (k >= 0) {
         if (e->cols[k]->type != LDR_TYPE_UNIX_TIMESTAMP)
             return ldr_err_setf(err, LDR_EINVAL,
-                                "%s: column event_timestamp holds %s values, not timestamps",
-                                path, ldr_type_name(e->cols[k]->type));
+                                "%s: column event_timestamp holds %s values, not timestamps", path,
+                                ldr_type_name(e->cols[k]->type));
         *out = k;
         return LDR_OK;
     }
@@ -249,46 +249,51 @@ static ldr_code entity_ts_col(const ldr_batch *e, const char *path, int *out, ld
     return LDR_OK;
 }
 
-/* One view's source data, read once for all its projections. */
+/* One view's source, scanned twice: keys and timestamps for the joins (batch), then the
+ * feature values of the winning rows only (gather_view). */
 typedef struct view_data {
     const ldr_view *view;
-    ldr_batch *batch;
+    ldr_offline_scan *scan;
+    size_t *chunk_rows; /* rows of each chunk in batch */
+    ldr_batch *batch;   /* join keys, __ts, __created */
 } view_data;
 
-/* Reads the source of v with its join keys and the features any projection needs. */
-static ldr_code load_view(const ldr_config *cfg, const ldr_defs *defs, const plan *p,
-                          const ldr_view *v, ldr_ts lo, ldr_ts hi, int threads, ldr_batch **out,
-                          ldr_err *err)
+static void view_data_fini(view_data *vd)
 {
+    ldr_offline_scan_close(vd->scan);
+    ldr_free(vd->chunk_rows);
+    ldr_batch_free(vd->batch);
+}
+
+/* Pass 1: the view's join keys and timestamps, row groups pruned to [lo - ttl, hi]. */
+static ldr_code load_view(const ldr_config *cfg, const ldr_defs *defs, const ldr_view *v, ldr_ts lo,
+                          ldr_ts hi, int threads, view_data *vd, ldr_err *err)
+{
+    vd->view = v;
     const ldr_source *src = view_source(defs, v, err);
     if (!src)
         return LDR_ENOTFOUND;
-    size_t cap = v->n_entities + p->n_cols + 1;
-    const char **cols = ldr_xcalloc(cap, sizeof *cols);
-    ldr_type *types = ldr_xcalloc(cap, sizeof *types);
-    size_t n = 0;
-    for (size_t i = 0; i < v->n_entities; i++) {
-        const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[i]);
-        cols[n] = e->join_key;
-        types[n++] = key_type(defs, v, e);
-    }
-    for (size_t i = 0; i < p->n_cols; i++) {
-        if (p->projs[p->cols[i].proj].view != v)
-            continue;
-        bool dup = false;
-        for (size_t k = 0; k < n && !dup; k++)
-            dup = !strcmp(cols[k], p->cols[i].feature->name);
-        if (!dup) {
-            cols[n] = p->cols[i].feature->name;
-            types[n++] = p->cols[i].feature->type;
-        }
-    }
     ldr_ts from = lo;
     if (lo != LDR_TS_NONE && v->ttl > 0)
         from = lo - v->ttl;
     else if (v->ttl == 0)
         from = LDR_TS_NONE;
-    ldr_code rc = ldr_offline_read_source(cfg, src, cols, types, n, from, hi, threads, out, err);
+    vd->scan = ldr_offline_scan_open(cfg, src, from, hi, err);
+    if (!vd->scan) {
+        ldr_err_prefix(err, "feature view '%s': ", v->name);
+        return err ? err->code : LDR_EIO;
+    }
+    const char **cols = ldr_xcalloc(v->n_entities + 1, sizeof *cols);
+    ldr_type *types = ldr_xcalloc(v->n_entities + 1, sizeof *types);
+    for (size_t i = 0; i < v->n_entities; i++) {
+        const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[i]);
+        cols[i] = e->join_key;
+        types[i] = key_type(defs, v, e);
+    }
+    size_t n_chunks = ldr_offline_scan_chunks(vd->scan);
+    vd->chunk_rows = ldr_xcalloc(n_chunks ? n_chunks : 1, sizeof *vd->chunk_rows);
+    ldr_code rc = ldr_offline_scan_read_all(vd->scan, cols, types, v->n_entities, threads,
+                                            &vd->batch, vd->chunk_rows, err);
     if (rc != LDR_OK)
         ldr_err_prefix(err, "feature view '%s': ", v->name);
     ldr_free(cols);
@@ -296,11 +301,11 @@ static ldr_code load_view(const ldr_config *cfg, const ldr_defs *defs, const pla
     return rc;
 }
 
-/* Runs one projection's join; appends its feature columns into taken[] by output index. */
+/* Runs one projection's join: rows[i] = the winning source row of entity row i, or -1. */
 static ldr_code join_projection(const ldr_defs *defs, const plan *p, size_t pi,
                                 const ldr_batch *ent, const char *ent_path, const ldr_col *ent_ts,
                                 const ldr_batch *src, bool filter_created, int threads,
-                                ldr_col **taken, ldr_err *err)
+                                int64_t *rows, ldr_err *err)
 {
     const proj *pr = &p->projs[pi];
     const ldr_view *v = pr->view;
@@ -308,7 +313,6 @@ static ldr_code join_projection(const ldr_defs *defs, const plan *p, size_t pi,
     const ldr_col **ekeys = ldr_xcalloc(nk ? nk : 1, sizeof *ekeys);
     const ldr_col **fkeys = ldr_xcalloc(nk ? nk : 1, sizeof *fkeys);
     ldr_col **owned = ldr_xcalloc(nk ? nk : 1, sizeof *owned);
-    int64_t *rows = ldr_xcalloc(ent->n_rows ? ent->n_rows : 1, sizeof *rows);
     ldr_code rc = LDR_OK;
     for (size_t k = 0; k < nk && rc == LDR_OK; k++) {
         const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[k]);
@@ -352,19 +356,158 @@ static ldr_code join_projection(const ldr_defs *defs, const plan *p, size_t pi,
         };
         rc = ldr_pit_join(&in, threads, rows, err);
     }
-    for (size_t i = 0; rc == LDR_OK && i < p->n_cols; i++) {
-        if (p->cols[i].proj != pi)
-            continue;
-        int fi = ldr_batch_find(src, p->cols[i].feature->name);
-        LDR_ASSERT(fi >= 0);
-        taken[i] = ldr_col_take(src->cols[fi], rows, ent->n_rows);
-    }
     for (size_t k = 0; k < nk; k++)
         ldr_col_free(owned[k]);
     ldr_free(owned);
     ldr_free(ekeys);
     ldr_free(fkeys);
-    ldr_free(rows);
+    return rc;
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Pass 2 state for one view: the sorted distinct winning rows, and per chunk the values
+ * of its winning rows' features. */
+typedef struct gather {
+    view_data *vd;
+    const char **cols; /* feature names */
+    ldr_type *types;
+    size_t n_cols;
+    const int64_t *need; /* sorted distinct source rows */
+    size_t n_need;
+    size_t *chunk_base; /* first source row of each chunk */
+    size_t *need_begin; /* need[] index range of each chunk */
+    ldr_batch **parts;  /* per chunk: feature values of its needed rows, in need order */
+} gather;
+
+static ldr_code gather_chunk(void *ctx, size_t chunk, ldr_err *err)
+{
+    gather *g = ctx;
+    size_t b = g->need_begin[chunk], e = g->need_begin[chunk + 1];
+    if (b == e)
+        return LDR_OK;
+    ldr_batch *full = NULL;
+    ldr_code rc =
+        ldr_offline_scan_read(g->vd->scan, chunk, g->cols, g->types, g->n_cols, false, &full, err);
+    if (rc != LDR_OK)
+        return rc;
+    if (full->n_rows != g->vd->chunk_rows[chunk]) {
+        ldr_batch_free(full);
+        return ldr_err_setf(err, LDR_EIO,
+                            "feature view '%s': a source file changed while it was "
+                            "being read",
+                            g->vd->view->name);
+    }
+    int64_t *local = ldr_xcalloc(e - b, sizeof *local);
+    for (size_t i = b; i < e; i++)
+        local[i - b] = g->need[i] - (int64_t)g->chunk_base[chunk];
+    ldr_batch *part = ldr_batch_new();
+    for (size_t c = 0; c < full->n_cols; c++)
+        ldr_batch_add(part, full->names[c], ldr_col_take(full->cols[c], local, e - b));
+    ldr_free(local);
+    ldr_batch_free(full);
+    g->parts[chunk] = part;
+    return LDR_OK;
+}
+
+/* Gathers the features of every projection of vd->view into taken[] (by output column). */
+static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_rows, size_t n_ent,
+                            int threads, ldr_col **taken, ldr_err *err)
+{
+    gather g = {.vd = vd};
+    g.cols = ldr_xcalloc(p->n_cols + 1, sizeof *g.cols);
+    g.types = ldr_xcalloc(p->n_cols + 1, sizeof *g.types);
+    for (size_t i = 0; i < p->n_cols; i++) {
+        if (p->projs[p->cols[i].proj].view != vd->view)
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < g.n_cols && !dup; k++)
+            dup = !strcmp(g.cols[k], p->cols[i].feature->name);
+        if (!dup) {
+            g.cols[g.n_cols] = p->cols[i].feature->name;
+            g.types[g.n_cols++] = p->cols[i].feature->type;
+        }
+    }
+    /* Distinct winning rows over the view's projections, sorted. */
+    size_t n_proj = 0;
+    for (size_t i = 0; i < p->n_projs; i++)
+        n_proj += p->projs[i].view == vd->view;
+    int64_t *need = ldr_xcalloc(n_ent * n_proj + 1, sizeof *need);
+    size_t nn = 0;
+    for (size_t i = 0; i < p->n_projs; i++) {
+        if (p->projs[i].view != vd->view)
+            continue;
+        for (size_t r = 0; r < n_ent; r++)
+            if (proj_rows[i][r] >= 0)
+                need[nn++] = proj_rows[i][r];
+    }
+    qsort(need, nn, sizeof *need, i64_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < nn; i++)
+        if (u == 0 || need[u - 1] != need[i])
+            need[u++] = need[i];
+    g.need = need;
+    g.n_need = u;
+    size_t n_chunks = ldr_offline_scan_chunks(vd->scan);
+    g.chunk_base = ldr_xcalloc(n_chunks + 1, sizeof *g.chunk_base);
+    g.need_begin = ldr_xcalloc(n_chunks + 1, sizeof *g.need_begin);
+    g.parts = ldr_xcalloc(n_chunks + 1, sizeof *g.parts);
+    size_t base = 0, j = 0;
+    for (size_t c = 0; c < n_chunks; c++) {
+        g.chunk_base[c] = base;
+        g.need_begin[c] = j;
+        base += vd->chunk_rows[c];
+        while (j < u && (size_t)need[j] < base)
+            j++;
+    }
+    g.need_begin[n_chunks] = j;
+    ldr_code rc = ldr_offline_scan_each(vd->scan, threads, gather_chunk, &g, err);
+    /* The gathered rows, concatenated in need order. */
+    ldr_batch *all = ldr_batch_new();
+    for (size_t k = 0; k < g.n_cols; k++)
+        ldr_batch_add(all, g.cols[k], ldr_col_new(g.types[k], u));
+    for (size_t c = 0; rc == LDR_OK && c < n_chunks; c++)
+        if (g.parts[c])
+            rc = ldr_batch_append(all, g.parts[c], err);
+    /* Per output column: entity row -> position in need (binary search) -> value. */
+    int64_t *idx = ldr_xcalloc(n_ent + 1, sizeof *idx);
+    for (size_t i = 0; rc == LDR_OK && i < p->n_cols; i++) {
+        size_t pi = p->cols[i].proj;
+        if (p->projs[pi].view != vd->view)
+            continue;
+        for (size_t r = 0; r < n_ent; r++) {
+            int64_t w = proj_rows[pi][r];
+            idx[r] = -1;
+            if (w < 0)
+                continue;
+            size_t lo = 0, hi = u;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (need[mid] < w)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            idx[r] = (int64_t)lo;
+        }
+        int fc = ldr_batch_find(all, p->cols[i].feature->name);
+        LDR_ASSERT(fc >= 0);
+        taken[i] = ldr_col_take(all->cols[fc], idx, n_ent);
+    }
+    ldr_free(idx);
+    ldr_batch_free(all);
+    for (size_t c = 0; c <= n_chunks; c++)
+        ldr_batch_free(g.parts[c]);
+    ldr_free(g.parts);
+    ldr_free(g.chunk_base);
+    ldr_free(g.need_begin);
+    ldr_free(need);
+    ldr_free(g.cols);
+    ldr_free(g.types);
     return rc;
 }
 
@@ -495,6 +638,7 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
     view_data *vd = NULL;
     size_t n_vd = 0;
     ldr_col **taken = NULL;
+    int64_t **proj_rows = NULL;
     const char *ent_path = req->entities_path ? req->entities_path : "(entity rows)";
     ldr_code rc = resolve(defs, req, &p, err);
     if (rc != LDR_OK)
@@ -575,8 +719,7 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
             seen = vd[k].view == v;
         if (seen)
             continue;
-        vd[n_vd].view = v;
-        rc = load_view(cfg, defs, &p, v, lo, hi, req->threads, &vd[n_vd].batch, err);
+        rc = load_view(cfg, defs, v, lo, hi, req->threads, &vd[n_vd], err);
         n_vd++;
         if (rc != LDR_OK)
             goto out;
@@ -588,13 +731,22 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
         ts_i = ldr_batch_find(ent, "event_timestamp");
     }
 
+    proj_rows = ldr_xcalloc(p.n_projs, sizeof *proj_rows);
     for (size_t i = 0; i < p.n_projs && rc == LDR_OK; i++) {
-        const ldr_batch *src = NULL;
+        const view_data *src = NULL;
         for (size_t k = 0; k < n_vd; k++)
             if (vd[k].view == p.projs[i].view)
-                src = vd[k].batch;
-        rc = join_projection(defs, &p, i, ent, ent_path, ent->cols[ts_i], src,
-                             req->filter_by_created, req->threads, taken, err);
+                src = &vd[k];
+        LDR_ASSERT(src != NULL); /* every projection's view was loaded above */
+        proj_rows[i] = ldr_xcalloc(ent->n_rows + 1, sizeof *proj_rows[i]);
+        rc = join_projection(defs, &p, i, ent, ent_path, ent->cols[ts_i], src->batch,
+                             req->filter_by_created, req->threads, proj_rows[i], err);
+    }
+    for (size_t k = 0; k < n_vd && rc == LDR_OK; k++) {
+        /* The keys are no longer needed: free them before reading feature values. */
+        ldr_batch_free(vd[k].batch);
+        vd[k].batch = NULL;
+        rc = gather_view(&p, &vd[k], proj_rows, ent->n_rows, req->threads, taken, err);
     }
     if (rc != LDR_OK)
         goto out;
@@ -617,8 +769,12 @@ out:
             ldr_col_free(taken[i]);
     ldr_free(taken);
     for (size_t i = 0; i < n_vd; i++)
-        ldr_batch_free(vd[i].batch);
+        view_data_fini(&vd[i]);
     ldr_free(vd);
+    if (proj_rows)
+        for (size_t i = 0; i < p.n_projs; i++)
+            ldr_free(proj_rows[i]);
+    ldr_free(proj_rows);
     ldr_batch_free(ent);
     plan_free(&p);
     return rc;

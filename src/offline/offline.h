@@ -38,13 +38,46 @@ LDR_MUST_USE ldr_code ldr_offline_read_source(const ldr_config *cfg, const ldr_s
                                               size_t n_cols, ldr_ts lo, ldr_ts hi, int threads,
                                               ldr_batch **out, ldr_err *err);
 
+/**
+ * A file source opened for reading in chunks (a Parquet row group, or a whole CSV file),
+ * in source order, keeping only the row groups that may hold event times in [lo, hi].
+ * Reading the same chunk list twice gives the same rows in the same order: historical
+ * retrieval joins on keys and timestamps first, then reads feature values only for the
+ * chunks that hold winning rows. Caller owns; free with ldr_offline_scan_close.
+ */
+typedef struct ldr_offline_scan ldr_offline_scan;
+ldr_offline_scan *ldr_offline_scan_open(const ldr_config *cfg, const ldr_source *src, ldr_ts lo,
+                                        ldr_ts hi, ldr_err *err);
+void ldr_offline_scan_close(ldr_offline_scan *s);
+size_t ldr_offline_scan_chunks(const ldr_offline_scan *s);
+/** Reads chunk i: view columns `cols` with `types` plus the timestamp columns, named as in
+ * ldr_offline_read_source (with_ts false leaves the timestamp columns out). Thread-safe
+ * for distinct or equal chunks. */
+LDR_MUST_USE ldr_code ldr_offline_scan_read(ldr_offline_scan *s, size_t chunk,
+                                            const char *const *cols, const ldr_type *types,
+                                            size_t n_cols, bool with_ts, ldr_batch **out,
+                                            ldr_err *err);
+
+/** Work on one chunk, for ldr_offline_scan_each; called concurrently for distinct chunks. */
+typedef ldr_code (*ldr_offline_chunk_fn)(void *ctx, size_t chunk, ldr_err *err);
+/** Runs fn on every chunk on up to `threads` threads (<= 0: one per core); the first
+ * error stops the rest and is returned. */
+LDR_MUST_USE ldr_code ldr_offline_scan_each(const ldr_offline_scan *s, int threads,
+                                            ldr_offline_chunk_fn fn, void *ctx, ldr_err *err);
+/** Reads every chunk (in parallel) into one batch in source order, like
+ * ldr_offline_read_source; chunk_rows (n_chunks entries, may be NULL) receives each
+ * chunk's row count. */
+LDR_MUST_USE ldr_code ldr_offline_scan_read_all(ldr_offline_scan *s, const char *const *cols,
+                                                const ldr_type *types, size_t n_cols, int threads,
+                                                ldr_batch **out, size_t *chunk_rows, ldr_err *err);
+
 /** Converts a column to another type (numbers widen/narrow with range checks, numbers and
  * strings convert through their text form, "5" <-> 5). Caller owns the result. A value
  * that does not convert is LDR_EINVAL naming `what` and the row. */
 ldr_col *ldr_offline_cast(const ldr_col *c, ldr_type to, const char *what, ldr_err *err);
 
 typedef struct ldr_hist_request {
-    const char *entities_path; /* .csv or .parquet; NULL for non-entity mode */
+    const char *entities_path;   /* .csv or .parquet; NULL for non-entity mode */
     const char *const *features; /* "view:feature" references */
     size_t n_features;
     const char *feature_service; /* instead of features, or NULL */
@@ -72,7 +105,7 @@ LDR_MUST_USE ldr_code ldr_offline_write(const ldr_batch *b, const char *path, ld
 /** Reads an entity/data file by extension (.csv with type inference, .parquet). Columns
  * named in `typed` get the matching `types` (CSV) or are cast to them (Parquet). */
 LDR_MUST_USE ldr_code ldr_offline_read_table(const char *path, const char *const *typed,
-                                             const ldr_type *types, size_t n_typed,
-                                             ldr_batch **out, ldr_err *err);
+                                             const ldr_type *types, size_t n_typed, ldr_batch **out,
+                                             ldr_err *err);
 
 #endif /* LDR_OFFLINE_OFFLINE_H */

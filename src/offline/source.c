@@ -13,6 +13,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +36,8 @@ ldr_col *ldr_offline_cast(const ldr_col *c, ldr_type to, const char *what, ldr_e
             ldr_col_append_row(out, c, i);
         return out;
     }
-    bool num_from = from == LDR_TYPE_INT32 || from == LDR_TYPE_INT64 ||
-                    from == LDR_TYPE_FLOAT32 || from == LDR_TYPE_FLOAT64;
+    bool num_from = from == LDR_TYPE_INT32 || from == LDR_TYPE_INT64 || from == LDR_TYPE_FLOAT32 ||
+                    from == LDR_TYPE_FLOAT64;
     if (num_from && (to == LDR_TYPE_INT64 || to == LDR_TYPE_FLOAT64) &&
         !(to == LDR_TYPE_INT64 && (from == LDR_TYPE_FLOAT32 || from == LDR_TYPE_FLOAT64))) {
         for (size_t i = 0; i < c->n; i++) {
@@ -126,8 +128,7 @@ static bool has_ext(const char *name, const char *ext)
     return n > e && ldr_strieq(name + n - e, ext);
 }
 
-static ldr_code walk(const char *dir, const char *ext, unsigned depth, pathlist *out,
-                     ldr_err *err)
+static ldr_code walk(const char *dir, const char *ext, unsigned depth, pathlist *out, ldr_err *err)
 {
     if (depth > 16)
         return ldr_err_setf(err, LDR_ELIMIT, "%s: directories nested too deeply", dir);
@@ -210,71 +211,114 @@ static const char *file_name_of(const ldr_source *src, const char *col)
     return col;
 }
 
-/* Reads `names` (file names) of one file with `types`; columns come back in that order. */
-static ldr_code read_file(const char *path, ldr_file_format fmt, const char *const *names,
-                          const ldr_type *types, size_t n, const char *ts_name, ldr_ts lo,
-                          ldr_ts hi, int threads, ldr_batch **out, ldr_err *err)
+/* An empty batch shaped like a source read (no row survived pruning). */
+static ldr_code empty_source_batch(const ldr_source *src, const char *const *cols,
+                                   const ldr_type *types, size_t n_cols, ldr_batch **out)
 {
-    if (fmt == LDR_FORMAT_CSV) {
-        ldr_csv_read_opts o = ldr_csv_read_opts_default();
-        o.names = names;
-        o.types = types;
-        o.n = n;
-        return ldr_csv_read_file(path, &o, out, err);
-    }
-    ldr_pq_reader *r = ldr_pq_reader_open(path, err);
-    if (!r)
-        return err ? err->code : LDR_EIO;
-    ldr_pq_read_opts o = ldr_pq_read_opts_default();
-    o.columns = names;
-    o.n_columns = n;
-    o.threads = threads;
-    o.keep_dict = true;
-    ldr_pq_range range = {.column = ts_name, .min = lo, .max = hi};
-    if (ts_name && (lo != LDR_TS_NONE || hi != LDR_TS_NONE)) {
-        range.min = lo == LDR_TS_NONE ? INT64_MIN : lo;
-        range.max = hi == LDR_TS_NONE ? INT64_MAX : hi;
-        o.ranges = &range;
-        o.n_ranges = 1;
-    }
-    ldr_code rc = ldr_pq_read(r, &o, out, err);
-    ldr_pq_reader_close(r);
-    if (rc != LDR_OK)
-        return rc;
-    /* Cast to the declared types. */
-    ldr_batch *b = *out;
-    for (size_t i = 0; i < b->n_cols; i++) {
-        if (b->cols[i]->type == types[i])
-            continue;
-        char what[512];
-        snprintf(what, sizeof what, "%s: column %s", path, names[i]);
-        ldr_col *c = ldr_offline_cast(b->cols[i], types[i], what, err);
-        if (!c) {
-            ldr_batch_free(b);
-            *out = NULL;
-            return err ? err->code : LDR_EINVAL;
-        }
-        ldr_col_free(b->cols[i]);
-        b->cols[i] = c;
-    }
+    ldr_batch *b = ldr_batch_new();
+    ldr_batch_add(b, LDR_OFFLINE_TS_COL, ldr_col_new(LDR_TYPE_UNIX_TIMESTAMP, 0));
+    if (src->created_timestamp_column && *src->created_timestamp_column)
+        ldr_batch_add(b, LDR_OFFLINE_CREATED_COL, ldr_col_new(LDR_TYPE_UNIX_TIMESTAMP, 0));
+    for (size_t i = 0; i < n_cols; i++)
+        ldr_batch_add(b, cols[i], ldr_col_new(types[i], 0));
+    *out = b;
     return LDR_OK;
 }
 
-ldr_code ldr_offline_read_source(const ldr_config *cfg, const ldr_source *src,
-                                 const char *const *cols, const ldr_type *types, size_t n_cols,
-                                 ldr_ts lo, ldr_ts hi, int threads, ldr_batch **out, ldr_err *err)
+/* ---- chunked scans ------------------------------------------------------------------------ */
+
+typedef struct scan_chunk {
+    size_t file;
+    size_t rg; /* SIZE_MAX: the whole file (CSV) */
+} scan_chunk;
+
+struct ldr_offline_scan {
+    const ldr_source *src;
+    pathlist files;
+    ldr_pq_reader **readers; /* per file; NULL for CSV files */
+    scan_chunk *chunks;
+    size_t n_chunks;
+};
+
+void ldr_offline_scan_close(ldr_offline_scan *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->files.n; i++)
+        ldr_pq_reader_close(s->readers[i]);
+    ldr_free(s->readers);
+    ldr_free(s->chunks);
+    paths_free(&s->files);
+    ldr_free(s);
+}
+
+ldr_offline_scan *ldr_offline_scan_open(const ldr_config *cfg, const ldr_source *src, ldr_ts lo,
+                                        ldr_ts hi, ldr_err *err)
+{
+    LDR_ASSERT(src->kind == LDR_SOURCE_FILE);
+    ldr_offline_scan *s = ldr_xcalloc(1, sizeof *s);
+    s->src = src;
+    if (source_files(cfg, src, &s->files, err) != LDR_OK) {
+        ldr_offline_scan_close(s);
+        return NULL;
+    }
+    s->readers = ldr_xcalloc(s->files.n, sizeof *s->readers);
+    size_t cap = 0;
+    ldr_pq_range range = {.column = src->timestamp_field,
+                          .min = lo == LDR_TS_NONE ? INT64_MIN : lo,
+                          .max = hi == LDR_TS_NONE ? INT64_MAX : hi};
+    bool prune = lo != LDR_TS_NONE || hi != LDR_TS_NONE;
+    for (size_t f = 0; f < s->files.n; f++) {
+        size_t n_rg = 1;
+        if (src->format == LDR_FORMAT_PARQUET) {
+            s->readers[f] = ldr_pq_reader_open(s->files.items[f], err);
+            if (!s->readers[f]) {
+                ldr_err_prefix(err, "data source '%s': ", src->name);
+                ldr_offline_scan_close(s);
+                return NULL;
+            }
+            n_rg = ldr_pq_num_row_groups(s->readers[f]);
+        }
+        for (size_t g = 0; g < n_rg; g++) {
+            if (s->readers[f] && prune && !ldr_pq_row_group_may_match(s->readers[f], g, &range, 1))
+                continue;
+            if (s->n_chunks == cap) {
+                cap = cap ? cap * 2 : 16;
+                s->chunks = ldr_xreallocarray(s->chunks, cap, sizeof *s->chunks);
+            }
+            s->chunks[s->n_chunks].file = f;
+            s->chunks[s->n_chunks].rg = s->readers[f] ? g : SIZE_MAX;
+            s->n_chunks++;
+        }
+    }
+    return s;
+}
+
+size_t ldr_offline_scan_chunks(const ldr_offline_scan *s)
+{
+    return s->n_chunks;
+}
+
+ldr_code ldr_offline_scan_read(ldr_offline_scan *s, size_t chunk, const char *const *cols,
+                               const ldr_type *types, size_t n_cols, bool with_ts, ldr_batch **out,
+                               ldr_err *err)
 {
     *out = NULL;
-    LDR_ASSERT(src->kind == LDR_SOURCE_FILE);
-    bool has_created = src->created_timestamp_column && *src->created_timestamp_column;
-    size_t n = n_cols + 1 + (has_created ? 1 : 0);
-    const char **names = ldr_xcalloc(n, sizeof *names);
-    const char **view_names = ldr_xcalloc(n, sizeof *view_names);
-    ldr_type *ty = ldr_xcalloc(n, sizeof *ty);
+    LDR_ASSERT(chunk < s->n_chunks);
+    const ldr_source *src = s->src;
+    const scan_chunk *ck = &s->chunks[chunk];
+    const char *path = s->files.items[ck->file];
+    bool has_created = with_ts && src->created_timestamp_column && *src->created_timestamp_column;
+    size_t n = n_cols + (with_ts ? 1 : 0) + (has_created ? 1 : 0);
+    const char **names = ldr_xcalloc(n ? n : 1, sizeof *names);
+    const char **view_names = ldr_xcalloc(n ? n : 1, sizeof *view_names);
+    ldr_type *ty = ldr_xcalloc(n ? n : 1, sizeof *ty);
     size_t k = 0;
-    names[k] = src->timestamp_field;
-    view_names[k] = LDR_OFFLINE_TS_COL;
-    ty[k++] = LDR_TYPE_UNIX_TIMESTAMP;
+    if (with_ts) {
+        names[k] = src->timestamp_field;
+        view_names[k] = LDR_OFFLINE_TS_COL;
+        ty[k++] = LDR_TYPE_UNIX_TIMESTAMP;
+    }
     if (has_created) {
         names[k] = src->created_timestamp_column;
         view_names[k] = LDR_OFFLINE_CREATED_COL;
@@ -285,36 +329,164 @@ ldr_code ldr_offline_read_source(const ldr_config *cfg, const ldr_source *src,
         view_names[k] = cols[i];
         ty[k++] = types[i];
     }
-    pathlist files = {0};
-    ldr_batch *acc = NULL;
-    ldr_code rc = source_files(cfg, src, &files, err);
-    for (size_t f = 0; rc == LDR_OK && f < files.n; f++) {
-        ldr_batch *b = NULL;
-        rc = read_file(files.items[f], src->format, names, ty, n, src->timestamp_field, lo, hi,
-                       threads, &b, err);
-        if (rc != LDR_OK) {
-            ldr_err_prefix(err, "data source '%s': ", src->name);
-            break;
-        }
-        for (size_t i = 0; i < n; i++)
-            ldr_batch_rename(b, i, view_names[i]);
-        if (!acc) {
-            acc = b;
-        } else {
-            rc = ldr_batch_append(acc, b, err);
-            ldr_batch_free(b);
+    ldr_code rc;
+    ldr_batch *b = NULL;
+    if (ck->rg == SIZE_MAX) {
+        ldr_csv_read_opts o = ldr_csv_read_opts_default();
+        o.names = names;
+        o.types = ty;
+        o.n = n;
+        rc = ldr_csv_read_file(path, &o, &b, err);
+    } else {
+        rc = ldr_pq_read_row_group(s->readers[ck->file], ck->rg, names, n, true, &b, err);
+        for (size_t i = 0; rc == LDR_OK && i < n; i++) {
+            if (b->cols[i]->type == ty[i])
+                continue;
+            char what[512];
+            snprintf(what, sizeof what, "%s: column %s", path, names[i]);
+            ldr_col *c = ldr_offline_cast(b->cols[i], ty[i], what, err);
+            if (!c) {
+                rc = err ? err->code : LDR_EINVAL;
+                break;
+            }
+            ldr_col_free(b->cols[i]);
+            b->cols[i] = c;
         }
     }
-    paths_free(&files);
+    if (rc == LDR_OK) {
+        for (size_t i = 0; i < n; i++)
+            ldr_batch_rename(b, i, view_names[i]);
+        *out = b;
+    } else {
+        ldr_batch_free(b);
+        ldr_err_prefix(err, "data source '%s': ", src->name);
+    }
     ldr_free(names);
     ldr_free(view_names);
     ldr_free(ty);
+    return rc;
+}
+
+/* The chunk pool: fn on every chunk, on up to `threads` threads; the first error wins. */
+typedef struct pool {
+    size_t n;
+    ldr_offline_chunk_fn fn;
+    void *ctx;
+    atomic_size_t next;
+    pthread_mutex_t lock;
+    ldr_code rc;
+    ldr_err err;
+} pool;
+
+static void *pool_worker(void *arg)
+{
+    pool *p = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n)
+            return NULL;
+        pthread_mutex_lock(&p->lock);
+        bool stop = p->rc != LDR_OK;
+        pthread_mutex_unlock(&p->lock);
+        if (stop)
+            return NULL;
+        ldr_err e;
+        ldr_err_clear(&e);
+        ldr_code rc = p->fn(p->ctx, i, &e);
+        if (rc != LDR_OK) {
+            pthread_mutex_lock(&p->lock);
+            if (p->rc == LDR_OK) {
+                p->rc = rc;
+                p->err = e;
+            }
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+}
+
+ldr_code ldr_offline_scan_each(const ldr_offline_scan *s, int threads, ldr_offline_chunk_fn fn,
+                               void *ctx, ldr_err *err)
+{
+    pool p = {.n = s->n_chunks, .fn = fn, .ctx = ctx, .rc = LDR_OK};
+    atomic_init(&p.next, 0);
+    pthread_mutex_init(&p.lock, NULL);
+    size_t t = threads > 0 ? (size_t)threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+    if (t > p.n)
+        t = p.n ? p.n : 1;
+    if (t > 64)
+        t = 64;
+    pthread_t tid[64];
+    size_t started = 0;
+    for (size_t i = 1; i < t; i++)
+        if (pthread_create(&tid[started], NULL, pool_worker, &p) == 0)
+            started++;
+    pool_worker(&p);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    pthread_mutex_destroy(&p.lock);
+    if (p.rc != LDR_OK && err)
+        *err = p.err;
+    return p.rc;
+}
+
+typedef struct read_all {
+    ldr_offline_scan *scan;
+    const char *const *cols;
+    const ldr_type *types;
+    size_t n_cols;
+    ldr_batch **parts;
+} read_all;
+
+static ldr_code read_one(void *ctx, size_t chunk, ldr_err *err)
+{
+    read_all *r = ctx;
+    return ldr_offline_scan_read(r->scan, chunk, r->cols, r->types, r->n_cols, true,
+                                 &r->parts[chunk], err);
+}
+
+ldr_code ldr_offline_scan_read_all(ldr_offline_scan *scan, const char *const *cols,
+                                   const ldr_type *types, size_t n_cols, int threads,
+                                   ldr_batch **out, size_t *chunk_rows, ldr_err *err)
+{
+    *out = NULL;
+    size_t n = scan->n_chunks;
+    read_all r = {.scan = scan, .cols = cols, .types = types, .n_cols = n_cols};
+    r.parts = ldr_xcalloc(n ? n : 1, sizeof *r.parts);
+    ldr_code rc = ldr_offline_scan_each(scan, threads, read_one, &r, err);
+    ldr_batch *acc = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == LDR_OK && chunk_rows)
+            chunk_rows[i] = r.parts[i]->n_rows;
+        if (rc == LDR_OK && !acc) {
+            acc = r.parts[i];
+            r.parts[i] = NULL;
+        } else if (rc == LDR_OK) {
+            rc = ldr_batch_append(acc, r.parts[i], err);
+        }
+        ldr_batch_free(r.parts[i]);
+    }
+    ldr_free(r.parts);
+    if (rc == LDR_OK && !acc)
+        rc = empty_source_batch(scan->src, cols, types, n_cols, &acc);
     if (rc != LDR_OK) {
         ldr_batch_free(acc);
         return rc;
     }
     *out = acc;
     return LDR_OK;
+}
+
+ldr_code ldr_offline_read_source(const ldr_config *cfg, const ldr_source *src,
+                                 const char *const *cols, const ldr_type *types, size_t n_cols,
+                                 ldr_ts lo, ldr_ts hi, int threads, ldr_batch **out, ldr_err *err)
+{
+    *out = NULL;
+    ldr_offline_scan *scan = ldr_offline_scan_open(cfg, src, lo, hi, err);
+    if (!scan)
+        return err ? err->code : LDR_EIO;
+    ldr_code rc = ldr_offline_scan_read_all(scan, cols, types, n_cols, threads, out, NULL, err);
+    ldr_offline_scan_close(scan);
+    return rc;
 }
 
 ldr_code ldr_offline_read_table(const char *path, const char *const *typed, const ldr_type *types,

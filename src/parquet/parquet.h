@@ -33,10 +33,10 @@ typedef struct ldr_pq_reader ldr_pq_reader;
 
 /** One top-level column as Larder sees it. */
 typedef struct ldr_pq_column_info {
-    const char *name;     /* top-level field name */
-    ldr_type type;        /* Larder type, LDR_TYPE_INVALID when unsupported */
-    const char *physical; /* "INT64", "BYTE_ARRAY", ... (or "group" for nested) */
-    const char *logical;  /* "TIMESTAMP(MICROS,true)", "STRING", "LIST<DOUBLE>", "" */
+    const char *name;        /* top-level field name */
+    ldr_type type;           /* Larder type, LDR_TYPE_INVALID when unsupported */
+    const char *physical;    /* "INT64", "BYTE_ARRAY", ... (or "group" for nested) */
+    const char *logical;     /* "TIMESTAMP(MICROS,true)", "STRING", "LIST<DOUBLE>", "" */
     const char *unsupported; /* why the column cannot be read, or NULL */
 } ldr_pq_column_info;
 
@@ -76,8 +76,8 @@ typedef struct ldr_pq_read_opts {
     size_t n_columns;
     const ldr_pq_range *ranges; /* pruning ranges, all must hold; may be NULL */
     size_t n_ranges;
-    int threads;     /* decoding threads; <= 0 = one per core */
-    bool keep_dict;  /* leave dictionary-encoded string columns as dictionary columns */
+    int threads;    /* decoding threads; <= 0 = one per core */
+    bool keep_dict; /* leave dictionary-encoded string columns as dictionary columns */
 } ldr_pq_read_opts;
 
 ldr_pq_read_opts ldr_pq_read_opts_default(void);
@@ -85,12 +85,18 @@ ldr_pq_read_opts ldr_pq_read_opts_default(void);
 /** Reads the selected columns of every kept row group into one batch (columns in the
  * order requested). Unknown names give LDR_ENOTFOUND; unsupported columns
  * LDR_EUNSUPPORTED. *out is caller-owned; free with ldr_batch_free. */
-LDR_MUST_USE ldr_code ldr_pq_read(ldr_pq_reader *r, const ldr_pq_read_opts *opts,
-                                  ldr_batch **out, ldr_err *err);
+LDR_MUST_USE ldr_code ldr_pq_read(ldr_pq_reader *r, const ldr_pq_read_opts *opts, ldr_batch **out,
+                                  ldr_err *err);
+/** Whether row group rg may hold rows inside every range (min/max statistics; true
+ * without statistics, false for a row group that does not exist). A range naming a column
+ * the file lacks does not prune. */
+bool ldr_pq_row_group_may_match(const ldr_pq_reader *r, size_t rg, const ldr_pq_range *ranges,
+                                size_t n_ranges);
+
 /** Reads one row group (no pruning). Thread-safe on one reader. */
-LDR_MUST_USE ldr_code ldr_pq_read_row_group(ldr_pq_reader *r, size_t rg,
-                                            const char *const *columns, size_t n_columns,
-                                            bool keep_dict, ldr_batch **out, ldr_err *err);
+LDR_MUST_USE ldr_code ldr_pq_read_row_group(ldr_pq_reader *r, size_t rg, const char *const *columns,
+                                            size_t n_columns, bool keep_dict, ldr_batch **out,
+                                            ldr_err *err);
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
@@ -117,9 +123,8 @@ typedef struct ldr_pq_writer ldr_pq_writer;
 
 /** Starts a file with the given schema (names and Larder types). Writes to a temporary
  * file next to path. Caller owns; finish with ldr_pq_writer_close or _abort. */
-ldr_pq_writer *ldr_pq_writer_open(const char *path, const char *const *names,
-                                  const ldr_type *types, size_t n_cols,
-                                  const ldr_pq_write_opts *opts, ldr_err *err);
+ldr_pq_writer *ldr_pq_writer_open(const char *path, const char *const *names, const ldr_type *types,
+                                  size_t n_cols, const ldr_pq_write_opts *opts, ldr_err *err);
 /** Appends a batch whose columns match the schema by position and type. */
 LDR_MUST_USE ldr_code ldr_pq_writer_write(ldr_pq_writer *w, const ldr_batch *b, ldr_err *err);
 /** Flushes, writes the footer, fsyncs and renames the file into place; frees w. */

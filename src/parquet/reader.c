@@ -108,10 +108,10 @@ typedef struct chunk_dec {
     int64_t rg_rows;
     bool keep_dict;
     struct workspace *ws; /* the worker's scratch buffers */
-    ldr_col *stage; /* a page's non-null values (element type) */
-    ldr_col *raw;   /* BYTE_ARRAY values before conversion (decimals) */
-    ldr_col *dict;  /* dictionary values; owned by out while out_dict */
-    bool out_dict;  /* out is a dictionary column over dict (keep_dict) */
+    ldr_col *stage;       /* a page's non-null values (element type) */
+    ldr_col *raw;         /* BYTE_ARRAY values before conversion (decimals) */
+    ldr_col *dict;        /* dictionary values; owned by out while out_dict */
+    bool out_dict;        /* out is a dictionary column over dict (keep_dict) */
     ldr_col *out;
     int64_t seen;        /* level entries (num_values) decoded so far */
     int64_t max_entries; /* lists: the most entries the chunk may expand to */
@@ -237,8 +237,87 @@ static int64_t floor_div(int64_t v, int64_t d)
 
 static ldr_code out_of_range(ldr_err *err, const char *what, int64_t v)
 {
-    return ldr_err_setf(err, LDR_EUNSUPPORTED, "%s value %" PRId64 " is outside the UnixTimestamp range",
-                        what, v);
+    return ldr_err_setf(err, LDR_EUNSUPPORTED,
+                        "%s value %" PRId64 " is outside the UnixTimestamp range", what, v);
+}
+
+/* Time conversions (DATE, TIMESTAMP, TIME, INT96) of n values into i64[]. */
+static ldr_code convert_time(ldr__pq_conv conv, const uint8_t *raw, size_t n, int64_t *i64,
+                             ldr_err *err)
+{
+    int32_t v32;
+    int64_t v64;
+    for (size_t i = 0; i < n; i++) {
+        switch (conv) {
+        case LDR__PQ_CONV_DATE:
+            memcpy(&v32, raw + 4 * i, 4);
+            if (v32 > 106751991 || v32 < -106751991)
+                return out_of_range(err, "DATE", v32);
+            i64[i] = (int64_t)v32 * INT64_C(86400000000);
+            break;
+        case LDR__PQ_CONV_TS_MS:
+            memcpy(&v64, raw + 8 * i, 8);
+            if (v64 > INT64_MAX / 1000 || v64 < INT64_MIN / 1000)
+                return out_of_range(err, "TIMESTAMP(MILLIS)", v64);
+            i64[i] = v64 * 1000;
+            break;
+        case LDR__PQ_CONV_TIME_MS:
+            memcpy(&v32, raw + 4 * i, 4);
+            i64[i] = (int64_t)v32 * 1000;
+            break;
+        case LDR__PQ_CONV_INT96:
+            i64[i] = int96_to_us(raw + 12 * i);
+            break;
+        default: /* TS_NS, TIME_NS */
+            memcpy(&v64, raw + 8 * i, 8);
+            i64[i] = floor_div(v64, 1000);
+            break;
+        }
+    }
+    return LDR_OK;
+}
+
+/* Numeric conversions (unsigned, DECIMAL, FLOAT16) of n values into dst. */
+static ldr_code convert_numeric(const ldr__pq_colspec *cs, const uint8_t *raw, size_t n, void *dst,
+                                ldr_err *err)
+{
+    int64_t *i64 = dst, v64;
+    double *f64 = dst;
+    float *f32 = dst;
+    int32_t v32;
+    size_t tl = (size_t)cs->type_length;
+    for (size_t i = 0; i < n; i++) {
+        switch (cs->conv) {
+        case LDR__PQ_CONV_U32:
+            i64[i] = (int64_t)u32le(raw + 4 * i);
+            break;
+        case LDR__PQ_CONV_U64:
+            memcpy(&v64, raw + 8 * i, 8);
+            if (v64 < 0)
+                return ldr_err_setf(err, LDR_EUNSUPPORTED,
+                                    "UINT64 value %" PRIu64 " does not fit Int64", (uint64_t)v64);
+            i64[i] = v64;
+            break;
+        case LDR__PQ_CONV_DEC_I32:
+            memcpy(&v32, raw + 4 * i, 4);
+            f64[i] = decimal_i64(v32, cs->scale);
+            break;
+        case LDR__PQ_CONV_DEC_I64:
+            memcpy(&v64, raw + 8 * i, 8);
+            f64[i] = decimal_i64(v64, cs->scale);
+            break;
+        case LDR__PQ_CONV_DEC_BE: { /* FIXED_LEN_BYTE_ARRAY */
+            ldr_code rc = decimal_be(raw + tl * i, tl, cs->scale, &f64[i], err);
+            if (rc != LDR_OK)
+                return rc;
+            break;
+        }
+        default: /* FLOAT16 */
+            f32[i] = half_to_float((uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8));
+            break;
+        }
+    }
+    return LDR_OK;
 }
 
 /* Converts n fixed-width physical values at raw into target (element type), appending. */
@@ -249,110 +328,48 @@ static ldr_code convert_fixed(const chunk_dec *d, const uint8_t *raw, size_t n, 
     if (n == 0)
         return LDR_OK;
     ldr_col_reserve(target, n);
+    if (cs->conv == LDR__PQ_CONV_BYTES) { /* FIXED_LEN_BYTE_ARRAY as Bytes */
+        size_t tl = (size_t)cs->type_length;
+        for (size_t i = 0; i < n; i++)
+            ldr_col_append_str(target, raw + tl * i, tl);
+        return LDR_OK;
+    }
     size_t w = ldr_type_width(target->type);
-    void *dst = w ? (uint8_t *)target->data + target->n * w : NULL; /* NULL: String/Bytes */
-    int64_t *i64 = dst;
-    double *f64 = dst;
-    float *f32 = dst;
-    int32_t v32;
-    int64_t v64;
+    void *dst = (uint8_t *)target->data + target->n * w;
+    ldr_code rc = LDR_OK;
     switch (cs->conv) {
     case LDR__PQ_CONV_I32:
     case LDR__PQ_CONV_I64:
     case LDR__PQ_CONV_TS_US:
+    case LDR__PQ_CONV_TIME_US:
     case LDR__PQ_CONV_F32:
     case LDR__PQ_CONV_F64:
-        memcpy(dst, raw, n * w);
-        break;
-    case LDR__PQ_CONV_U32:
-        for (size_t i = 0; i < n; i++)
-            i64[i] = (int64_t)u32le(raw + 4 * i);
-        break;
-    case LDR__PQ_CONV_U64:
-        for (size_t i = 0; i < n; i++) {
-            memcpy(&v64, raw + 8 * i, 8);
-            if (v64 < 0)
-                return ldr_err_setf(err, LDR_EUNSUPPORTED,
-                                    "UINT64 value %" PRIu64 " does not fit Int64", (uint64_t)v64);
-            i64[i] = v64;
-        }
+        memcpy(dst, raw, n * w); /* already Larder's representation */
         break;
     case LDR__PQ_CONV_DATE:
-        for (size_t i = 0; i < n; i++) {
-            memcpy(&v32, raw + 4 * i, 4);
-            if (v32 > 106751991 || v32 < -106751991)
-                return out_of_range(err, "DATE", v32);
-            i64[i] = (int64_t)v32 * INT64_C(86400000000);
-        }
-        break;
     case LDR__PQ_CONV_TS_MS:
-        for (size_t i = 0; i < n; i++) {
-            memcpy(&v64, raw + 8 * i, 8);
-            if (v64 > INT64_MAX / 1000 || v64 < INT64_MIN / 1000)
-                return out_of_range(err, "TIMESTAMP(MILLIS)", v64);
-            i64[i] = v64 * 1000;
-        }
-        break;
     case LDR__PQ_CONV_TS_NS:
-    case LDR__PQ_CONV_TIME_NS:
-        for (size_t i = 0; i < n; i++) {
-            memcpy(&v64, raw + 8 * i, 8);
-            i64[i] = floor_div(v64, 1000);
-        }
-        break;
     case LDR__PQ_CONV_TIME_MS:
-        for (size_t i = 0; i < n; i++) {
-            memcpy(&v32, raw + 4 * i, 4);
-            i64[i] = (int64_t)v32 * 1000;
-        }
-        break;
-    case LDR__PQ_CONV_TIME_US:
-        memcpy(dst, raw, n * 8);
-        break;
+    case LDR__PQ_CONV_TIME_NS:
     case LDR__PQ_CONV_INT96:
-        for (size_t i = 0; i < n; i++)
-            i64[i] = int96_to_us(raw + 12 * i);
+        rc = convert_time(cs->conv, raw, n, dst, err);
         break;
-    case LDR__PQ_CONV_DEC_I32:
-        for (size_t i = 0; i < n; i++) {
-            memcpy(&v32, raw + 4 * i, 4);
-            f64[i] = decimal_i64(v32, cs->scale);
-        }
-        break;
-    case LDR__PQ_CONV_DEC_I64:
-        for (size_t i = 0; i < n; i++) {
-            memcpy(&v64, raw + 8 * i, 8);
-            f64[i] = decimal_i64(v64, cs->scale);
-        }
-        break;
-    case LDR__PQ_CONV_DEC_BE: /* FLBA */
-        for (size_t i = 0; i < n; i++) {
-            size_t tl = (size_t)cs->type_length;
-            ldr_code rc = decimal_be(raw + tl * i, tl, cs->scale, &f64[i], err);
-            if (rc != LDR_OK)
-                return rc;
-        }
-        break;
-    case LDR__PQ_CONV_F16:
-        for (size_t i = 0; i < n; i++)
-            f32[i] = half_to_float((uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8));
-        break;
-    case LDR__PQ_CONV_BYTES: /* FLBA */
-        for (size_t i = 0; i < n; i++)
-            ldr_col_append_str(target, raw + (size_t)cs->type_length * i, (size_t)cs->type_length);
-        return LDR_OK;
     case LDR__PQ_CONV_BOOL:
-        LDR_ASSERT(0 && "booleans are not fixed-width");
+    case LDR__PQ_CONV_BYTES:
+        LDR_ASSERT(0 && "not a fixed-width conversion");
+        break;
+    default:
+        rc = convert_numeric(cs, raw, n, dst, err);
         break;
     }
-    target->n += n;
-    return LDR_OK;
+    if (rc == LDR_OK)
+        target->n += n;
+    return rc;
 }
 
 /* Byte-array values (in d->raw) converted into target: DECIMAL or FLOAT16, or plain
  * bytes of a FIXED_LEN_BYTE_ARRAY column whose lengths must match. */
-static ldr_code convert_raw(const chunk_dec *d, const ldr_col *raw, ldr_col *target,
-                            ldr_err *err)
+static ldr_code convert_raw(const chunk_dec *d, const ldr_col *raw, ldr_col *target, ldr_err *err)
 {
     const ldr__pq_colspec *cs = d->cs;
     ldr_col_reserve(target, raw->n);
@@ -360,8 +377,9 @@ static ldr_code convert_raw(const chunk_dec *d, const ldr_col *raw, ldr_col *tar
         size_t len;
         const uint8_t *p = (const uint8_t *)ldr_col_str(raw, i, &len);
         if (cs->phys == LDR__PQ_FLBA && len != (size_t)cs->type_length)
-            return ldr_err_setf(err, LDR_ECORRUPT, "value of %zu bytes in a FIXED_LEN_BYTE_ARRAY(%" PRId32 ")",
-                                len, cs->type_length);
+            return ldr_err_setf(err, LDR_ECORRUPT,
+                                "value of %zu bytes in a FIXED_LEN_BYTE_ARRAY(%" PRId32 ")", len,
+                                cs->type_length);
         if (cs->conv == LDR__PQ_CONV_DEC_BE) {
             double v;
             ldr_code rc = decimal_be(p, len, cs->scale, &v, err);
@@ -410,7 +428,8 @@ static ldr_code plain_byte_array(const chunk_dec *d, const uint8_t *p, size_t le
     size_t pos = 0;
     for (size_t i = 0; i < n; i++) {
         if (len - pos < 4)
-            return ldr_err_setf(err, LDR_ECORRUPT, "BYTE_ARRAY value %zu of %zu is truncated", i, n);
+            return ldr_err_setf(err, LDR_ECORRUPT, "BYTE_ARRAY value %zu of %zu is truncated", i,
+                                n);
         size_t vlen = u32le(p + pos);
         pos += 4;
         if (vlen > len - pos)
@@ -440,8 +459,8 @@ static ldr_code decode_plain(const chunk_dec *d, const uint8_t *p, size_t len, s
         return LDR_OK;
     if (cs->phys == LDR__PQ_BOOLEAN) {
         if (n > (size_t)len * 8)
-            return ldr_err_setf(err, LDR_ECORRUPT, "%zu BOOLEAN values need more than %zu bytes",
-                                n, len);
+            return ldr_err_setf(err, LDR_ECORRUPT, "%zu BOOLEAN values need more than %zu bytes", n,
+                                len);
         ldr_col_reserve(target, n);
         uint8_t *dst = (uint8_t *)target->data + target->n;
         for (size_t i = 0; i < n; i++)
@@ -460,8 +479,7 @@ static ldr_code decode_plain(const chunk_dec *d, const uint8_t *p, size_t len, s
 
 /* ---- other encodings ------------------------------------------------------------------------- */
 
-static ldr_code decode_indices(chunk_dec *d, const uint8_t *p, size_t len, size_t n,
-                               ldr_err *err)
+static ldr_code decode_indices(chunk_dec *d, const uint8_t *p, size_t len, size_t n, ldr_err *err)
 {
     if (!d->dict)
         return ldr_err_setf(err, LDR_ECORRUPT, "dictionary-encoded page without a dictionary page");
@@ -555,8 +573,8 @@ static ldr_code decode_delta_bytes(chunk_dec *d, int32_t enc, const uint8_t *p, 
     return convert_raw(d, d->raw, target, err);
 }
 
-static ldr_code decode_bss(chunk_dec *d, const uint8_t *p, size_t len, size_t n,
-                           ldr_col *target, ldr_err *err)
+static ldr_code decode_bss(chunk_dec *d, const uint8_t *p, size_t len, size_t n, ldr_col *target,
+                           ldr_err *err)
 {
     size_t w = phys_width(d->cs);
     if (w == 0 || d->cs->phys == LDR__PQ_INT96)
@@ -600,12 +618,14 @@ static ldr_code decode_values(chunk_dec *d, int32_t enc, const uint8_t *p, size_
     case LDR__PQ_ENC_BYTE_STREAM_SPLIT:
         return decode_bss(d, p, len, n, target, err);
     default:
-        return ldr_err_setf(err, LDR_EUNSUPPORTED, "value encoding %s (%" PRId32 ") is not supported",
+        return ldr_err_setf(err, LDR_EUNSUPPORTED,
+                            "value encoding %s (%" PRId32 ") is not supported",
                             ldr__pq_encoding_name(enc), enc);
     }
 }
 
-/* ---- assembly ---------------------------------------------------------------------------------- */
+/* ---- assembly ----------------------------------------------------------------------------------
+ */
 
 /* Turns a dictionary output column back into a plain one (a non-dictionary page arrived);
  * the dictionary stays with d for later pages. */
@@ -623,19 +643,19 @@ static void undo_dict(chunk_dec *d)
     d->out_dict = false;
 }
 
-#define SCATTER_FIXED(T)                                                       \
-    do {                                                                       \
-        T *dst_ = (T *)out->data + out->n;                                     \
-        const T *src_ = (const T *)src->data;                                  \
-        for (size_t i = 0; i < nv; i++) {                                      \
-            if (!def || def[i] == max) {                                       \
-                dst_[i] = src_[idx ? idx[k] : k];                              \
-                k++;                                                           \
-            } else {                                                           \
-                dst_[i] = 0;                                                   \
-                ldr_col_set_valid(out, out->n + i, false);                     \
-            }                                                                  \
-        }                                                                      \
+#define SCATTER_FIXED(T)                                   \
+    do {                                                   \
+        T *dst_ = (T *)out->data + out->n;                 \
+        const T *src_ = (const T *)src->data;              \
+        for (size_t i = 0; i < nv; i++) {                  \
+            if (!def || def[i] == max) {                   \
+                dst_[i] = src_[idx ? idx[k] : k];          \
+                k++;                                       \
+            } else {                                       \
+                dst_[i] = 0;                               \
+                ldr_col_set_valid(out, out->n + i, false); \
+            }                                              \
+        }                                                  \
     } while (0)
 
 /* Flat columns: nv entries with definition levels def (NULL: all present). */
@@ -716,7 +736,8 @@ static ldr_code assemble_list(chunk_dec *d, const uint32_t *rep, const uint32_t 
             d->in_list = true;
         } else if (!d->in_list || df < rd) {
             return ldr_err_setf(err, LDR_ECORRUPT,
-                                "repetition level %" PRIu32 " at entry %" PRId64 " continues no list",
+                                "repetition level %" PRIu32 " at entry %" PRId64
+                                " continues no list",
                                 rep[i], d->seen + (int64_t)i);
         }
         if (df == max) {
@@ -834,8 +855,8 @@ static ldr_code split_v2(chunk_dec *d, const ldr__pq_page *pg, const uint8_t *bo
         return ldr_err_setf(err, LDR_ECORRUPT, "data page v2 has negative level lengths");
     size_t rl = (size_t)pg->rep_len, dl = (size_t)pg->def_len;
     if (rl + dl > clen || rl + dl > ulen)
-        return ldr_err_setf(err, LDR_ECORRUPT, "data page v2 levels (%zu + %zu bytes) exceed the page",
-                            rl, dl);
+        return ldr_err_setf(err, LDR_ECORRUPT,
+                            "data page v2 levels (%zu + %zu bytes) exceed the page", rl, dl);
     ldr_code rc = LDR_OK;
     if (d->lf->max_rep > 0)
         rc = levels_v2(body, rl, d->lf->max_rep, pp->rep, nv, "repetition", err);
@@ -847,10 +868,10 @@ static ldr_code split_v2(chunk_dec *d, const ldr__pq_page *pg, const uint8_t *bo
     pp->vlen = expect;
     pp->vals = body + rl + dl;
     if (stored == 0) /* all-null pages: nothing to decompress (Snappy rejects 0 bytes) */
-        return expect == 0 ? LDR_OK
-                           : ldr_err_setf(err, LDR_ECORRUPT,
-                                          "data page v2 stores no values but expects %zu bytes",
-                                          expect);
+        return expect == 0
+                   ? LDR_OK
+                   : ldr_err_setf(err, LDR_ECORRUPT,
+                                  "data page v2 stores no values but expects %zu bytes", expect);
     bool compressed = pg->is_compressed || d->r->v2_flag_unreliable;
     return page_bytes(d, body + rl + dl, stored, expect, compressed, &pp->vals, err);
 }
@@ -861,11 +882,13 @@ static ldr_code check_page_count(const chunk_dec *d, int32_t num_values, ldr_err
     if (num_values < 0)
         return ldr_err_setf(err, LDR_ECORRUPT, "data page with %" PRId32 " values", num_values);
     if ((int64_t)num_values > d->ck->num_values - d->seen)
-        return ldr_err_setf(err, LDR_ECORRUPT, "pages hold more than the chunk's %" PRId64 " values",
+        return ldr_err_setf(err, LDR_ECORRUPT,
+                            "pages hold more than the chunk's %" PRId64 " values",
                             d->ck->num_values);
     if ((uint32_t)num_values > LDR__PQ_MAX_PAGE_VALUES)
-        return ldr_err_setf(err, LDR_ELIMIT, "data page of %" PRId32 " values exceeds the limit of %u",
-                            num_values, LDR__PQ_MAX_PAGE_VALUES);
+        return ldr_err_setf(err, LDR_ELIMIT,
+                            "data page of %" PRId32 " values exceeds the limit of %u", num_values,
+                            LDR__PQ_MAX_PAGE_VALUES);
     if (!d->cs->is_list && (int64_t)num_values > d->rg_rows - d->rows)
         return ldr_err_setf(err, LDR_ECORRUPT,
                             "pages hold more values than the row group's %" PRId64 " rows",
@@ -907,11 +930,14 @@ static ldr_code read_data_page(chunk_dec *d, const ldr__pq_page *pg, const uint8
         return rc;
     size_t n = count_present(pp.def, nv, d->lf->max_def);
     if (v2 && (pg->num_nulls < 0 || (size_t)pg->num_nulls != nv - n))
-        return ldr_err_setf(err, LDR_ECORRUPT, "data page v2 declares %" PRId32 " nulls, the levels %zu",
+        return ldr_err_setf(err, LDR_ECORRUPT,
+                            "data page v2 declares %" PRId32 " nulls, the levels %zu",
                             pg->num_nulls, nv - n);
     if (d->out_dict && !is_dict_encoding(pg->encoding))
         undo_dict(d);
-    bool direct = !d->cs->is_list && d->lf->max_def == 0 && !d->out_dict;
+    /* Flat pages without nulls decode straight into the output (no staging copy). */
+    bool no_nulls = n == nv;
+    bool direct = !d->cs->is_list && no_nulls && !d->out_dict;
     ldr_col *target = direct ? d->out : d->stage;
     if (!direct)
         col_clear(d->stage);
@@ -925,11 +951,12 @@ static ldr_code read_data_page(chunk_dec *d, const ldr__pq_page *pg, const uint8
             return ldr_err_setf(err, LDR_ECORRUPT, "data page v2 does not start a row");
         rc = assemble_list(d, pp.rep, pp.def, nv, &pv, &page_rows, err);
         if (rc == LDR_OK && v2 && page_rows != pg->num_rows)
-            return ldr_err_setf(err, LDR_ECORRUPT, "data page v2 declares %" PRId32 " rows, holds %" PRId64,
+            return ldr_err_setf(err, LDR_ECORRUPT,
+                                "data page v2 declares %" PRId32 " rows, holds %" PRId64,
                                 pg->num_rows, page_rows);
     } else {
         if (!direct || pv.indices)
-            scatter_flat(d, pp.def, nv, &pv);
+            scatter_flat(d, no_nulls ? NULL : pp.def, nv, &pv);
         d->rows += (int64_t)nv;
     }
     d->seen += (int64_t)nv;
@@ -982,18 +1009,19 @@ static ldr_code read_pages(chunk_dec *d, const uint8_t *p, size_t len, size_t ba
     while (d->seen < d->ck->num_values) {
         if (pos >= len)
             return ldr_err_setf(err, LDR_ECORRUPT,
-                                "column chunk ends after %" PRId64 " of %" PRId64 " values", d->seen,
-                                d->ck->num_values);
+                                "column chunk ends after %" PRId64 " of %" PRId64 " values",
+                                d->seen, d->ck->num_values);
         ldr__pq_page pg;
         size_t hlen = 0;
         ldr_code rc = ldr__pq_page_parse(p + pos, len - pos, &pg, &hlen, err);
         size_t clen = (size_t)pg.compressed_size;
         if (rc == LDR_OK && clen > len - pos - hlen)
-            rc = ldr_err_setf(err, LDR_ECORRUPT, "page body of %zu bytes overflows the column chunk",
-                              clen);
+            rc = ldr_err_setf(err, LDR_ECORRUPT,
+                              "page body of %zu bytes overflows the column chunk", clen);
         const uint8_t *body = p + pos + hlen;
         if (rc == LDR_OK && pg.has_crc && ldr__pq_crc32(body, clen) != pg.crc)
-            rc = ldr_err_setf(err, LDR_ECORRUPT, "page CRC mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")",
+            rc = ldr_err_setf(err, LDR_ECORRUPT,
+                              "page CRC mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")",
                               pg.crc, ldr__pq_crc32(body, clen));
         if (rc == LDR_OK && pg.type == LDR__PQ_PAGE_DICT)
             rc = read_dict_page(d, &pg, body, err);
@@ -1030,7 +1058,8 @@ static ldr_code chunk_range(const chunk_dec *d, size_t *start, size_t *len, ldr_
 static ldr_code decode_chunk_pages(chunk_dec *d, ldr_err *err)
 {
     if (!ldr__pq_codec_supported(d->ck->codec))
-        return ldr_err_setf(err, LDR_EUNSUPPORTED, "compression codec %s (%" PRId32 ") is not supported",
+        return ldr_err_setf(err, LDR_EUNSUPPORTED,
+                            "compression codec %s (%" PRId32 ") is not supported",
                             ldr__pq_codec_name(d->ck->codec), d->ck->codec);
     size_t start = 0, len = 0;
     ldr_code rc = chunk_range(d, &start, &len, err);
@@ -1052,8 +1081,9 @@ static ldr_code decode_chunk_pages(chunk_dec *d, ldr_err *err)
         ldr_col_append_list(d->out);
     d->in_list = false;
     if (d->rows != d->rg_rows)
-        return ldr_err_setf(err, LDR_ECORRUPT, "column chunk holds %" PRId64 " rows, the row group %" PRId64,
-                            d->rows, d->rg_rows);
+        return ldr_err_setf(err, LDR_ECORRUPT,
+                            "column chunk holds %" PRId64 " rows, the row group %" PRId64, d->rows,
+                            d->rg_rows);
     return LDR_OK;
 }
 
@@ -1188,8 +1218,8 @@ static ldr_col *concat_parts(ldr_col **parts, size_t n)
 
 /* A statistics bound in Larder's representation, as int64 (integers, timestamps) or
  * double (floats). False when the bound cannot be used. */
-static bool stat_value(const ldr__pq_colspec *cs, const ldr__pq_bytes *b, bool is_max,
-                       int64_t *iv, double *dv, bool *is_double)
+static bool stat_value(const ldr__pq_colspec *cs, const ldr__pq_bytes *b, bool is_max, int64_t *iv,
+                       double *dv, bool *is_double)
 {
     *is_double = false;
     int32_t v32 = 0;
@@ -1218,11 +1248,15 @@ static bool stat_value(const ldr__pq_colspec *cs, const ldr__pq_bytes *b, bool i
         *iv = v64;
         return true;
     case LDR__PQ_CONV_DATE:
+        if (v32 > 106751991 || v32 < -106751991)
+            return false;
         *iv = (int64_t)v32 * INT64_C(86400000000);
-        return v32 <= 106751991 && v32 >= -106751991;
+        return true;
     case LDR__PQ_CONV_TS_MS:
+        if (v64 > INT64_MAX / 1000 || v64 < INT64_MIN / 1000)
+            return false;
         *iv = v64 * 1000;
-        return v64 <= INT64_MAX / 1000 && v64 >= INT64_MIN / 1000;
+        return true;
     case LDR__PQ_CONV_TS_NS:
         *iv = floor_div(v64, 1000) + (is_max && v64 % 1000 != 0 ? 1 : 0);
         return true;
@@ -1262,7 +1296,8 @@ static bool rg_may_match(const ldr_pq_reader *r, size_t g, const ldr__pq_colspec
     if (st->has_null_count && st->null_count == r->rgs[g].num_rows)
         return false; /* all null: no value can be in range */
     int order = r->leaves[cs->leaf].column_order;
-    bool typed = order == 1 || (order == 2 && (cs->phys == LDR__PQ_FLOAT || cs->phys == LDR__PQ_DOUBLE)) ||
+    bool typed = order == 1 ||
+                 (order == 2 && (cs->phys == LDR__PQ_FLOAT || cs->phys == LDR__PQ_DOUBLE)) ||
                  (order == 0 && cs->order == LDR__PQ_ORDER_SIGNED);
     const ldr__pq_bytes *mn = &st->min_value, *mx = &st->max_value;
     if (!typed || !mn->set || !mx->set) {
@@ -1294,9 +1329,9 @@ typedef struct job {
     size_t n_cols;
     bool keep_dict;
     bool by_column;
-    size_t n;       /* units */
-    ldr_col **res;  /* per unit; (row group, column) units are row-group-major */
-    ldr_err *errs;  /* per unit */
+    size_t n;      /* units */
+    ldr_col **res; /* per unit; (row group, column) units are row-group-major */
+    ldr_err *errs; /* per unit */
     ldr_code *codes;
     atomic_size_t next;
     atomic_bool failed;
@@ -1395,7 +1430,8 @@ static void run_job(job *j, size_t nt)
         pthread_join(tids[i], NULL);
 }
 
-/* ---- public API ------------------------------------------------------------------------------- */
+/* ---- public API -------------------------------------------------------------------------------
+ */
 
 static ldr_pq_reader *reader_new(const char *name)
 {
@@ -1641,8 +1677,7 @@ static ldr_code prune(const ldr_pq_reader *r, const ldr_pq_read_opts *o, size_t 
     return LDR_OK;
 }
 
-ldr_code ldr_pq_read(ldr_pq_reader *r, const ldr_pq_read_opts *opts, ldr_batch **out,
-                     ldr_err *err)
+ldr_code ldr_pq_read(ldr_pq_reader *r, const ldr_pq_read_opts *opts, ldr_batch **out, ldr_err *err)
 {
     *out = NULL;
     ldr_pq_read_opts dflt = ldr_pq_read_opts_default();
@@ -1671,4 +1706,17 @@ ldr_code ldr_pq_read_row_group(ldr_pq_reader *r, size_t rg, const char *const *c
         rc = read_units(r, &rg, 1, cols, n_cols, keep_dict, 1, out, err);
     ldr_free(cols);
     return rc;
+}
+
+bool ldr_pq_row_group_may_match(const ldr_pq_reader *r, size_t rg, const ldr_pq_range *ranges,
+                                size_t n_ranges)
+{
+    if (rg >= r->n_rgs)
+        return false;
+    for (size_t k = 0; k < n_ranges; k++) {
+        int i = ldr_pq_find_column(r, ranges[k].column);
+        if (i >= 0 && !rg_may_match(r, rg, &r->cols[i], ranges[k].min, ranges[k].max))
+            return false;
+    }
+    return true;
 }
