@@ -364,12 +364,6 @@ static ldr_code join_projection(const ldr_defs *defs, const plan *p, size_t pi,
     return rc;
 }
 
-static int i64_cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Pass 2 state for one view: the sorted distinct winning rows, and per chunk the values
  * of its winning rows' features. */
 typedef struct gather {
@@ -432,27 +426,37 @@ static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_r
             g.types[g.n_cols++] = p->cols[i].feature->type;
         }
     }
-    /* Distinct winning rows over the view's projections, sorted. */
-    size_t n_proj = 0;
-    for (size_t i = 0; i < p->n_projs; i++)
-        n_proj += p->projs[i].view == vd->view;
-    int64_t *need = ldr_xcalloc(n_ent * n_proj + 1, sizeof *need);
-    size_t nn = 0;
+    /* Distinct winning rows over the view's projections, in source order, and for each
+     * source row its position among them: marks in a dense array, then one sweep (no
+     * sort, no search: both were the hot spot for millions of rows). */
+    size_t n_chunks = ldr_offline_scan_chunks(vd->scan);
+    size_t total = 0;
+    for (size_t c = 0; c < n_chunks; c++)
+        total += vd->chunk_rows[c];
+    LDR_ASSERT(total < UINT32_MAX);
+    uint32_t *pos_of = ldr_xmalloc((total ? total : 1) * sizeof *pos_of);
+    memset(pos_of, 0xff, (total ? total : 1) * sizeof *pos_of);
     for (size_t i = 0; i < p->n_projs; i++) {
         if (p->projs[i].view != vd->view)
             continue;
         for (size_t r = 0; r < n_ent; r++)
             if (proj_rows[i][r] >= 0)
-                need[nn++] = proj_rows[i][r];
+                pos_of[proj_rows[i][r]] = 0;
     }
-    qsort(need, nn, sizeof *need, i64_cmp);
     size_t u = 0;
-    for (size_t i = 0; i < nn; i++)
-        if (u == 0 || need[u - 1] != need[i])
-            need[u++] = need[i];
+    for (size_t r = 0; r < total; r++)
+        if (pos_of[r] != UINT32_MAX)
+            u++;
+    int64_t *need = ldr_xcalloc(u + 1, sizeof *need);
+    u = 0;
+    for (size_t r = 0; r < total; r++) {
+        if (pos_of[r] != UINT32_MAX) {
+            pos_of[r] = (uint32_t)u;
+            need[u++] = (int64_t)r;
+        }
+    }
     g.need = need;
     g.n_need = u;
-    size_t n_chunks = ldr_offline_scan_chunks(vd->scan);
     g.chunk_base = ldr_xcalloc(n_chunks + 1, sizeof *g.chunk_base);
     g.need_begin = ldr_xcalloc(n_chunks + 1, sizeof *g.need_begin);
     g.parts = ldr_xcalloc(n_chunks + 1, sizeof *g.parts);
@@ -473,7 +477,7 @@ static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_r
     for (size_t c = 0; rc == LDR_OK && c < n_chunks; c++)
         if (g.parts[c])
             rc = ldr_batch_append(all, g.parts[c], err);
-    /* Per output column: entity row -> position in need (binary search) -> value. */
+    /* Per output column: entity row -> winning row -> its position in need -> value. */
     int64_t *idx = ldr_xcalloc(n_ent + 1, sizeof *idx);
     for (size_t i = 0; rc == LDR_OK && i < p->n_cols; i++) {
         size_t pi = p->cols[i].proj;
@@ -481,24 +485,14 @@ static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_r
             continue;
         for (size_t r = 0; r < n_ent; r++) {
             int64_t w = proj_rows[pi][r];
-            idx[r] = -1;
-            if (w < 0)
-                continue;
-            size_t lo = 0, hi = u;
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (need[mid] < w)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            idx[r] = (int64_t)lo;
+            idx[r] = w < 0 ? -1 : (int64_t)pos_of[w];
         }
         int fc = ldr_batch_find(all, p->cols[i].feature->name);
         LDR_ASSERT(fc >= 0);
         taken[i] = ldr_col_take(all->cols[fc], idx, n_ent);
     }
     ldr_free(idx);
+    ldr_free(pos_of);
     ldr_batch_free(all);
     for (size_t c = 0; c <= n_chunks; c++)
         ldr_batch_free(g.parts[c]);
