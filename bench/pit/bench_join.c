@@ -199,8 +199,8 @@ int main(int argc, char **argv)
     printf("%zu x %zu rows, %zu keys, threads %d, flags '%s': median %.3fs (min %.3fs, "
            "cpu %.3fs), peak RSS %.0f MiB (+%.0f MiB over inputs), %zu matched, checksum "
            "%" PRIu64 "\n",
-           o.n_e, o.n_f, o.n_keys, o.threads, o.flags, secs[o.reps / 2], secs[0],
-           cpus[o.reps / 2], peak, peak - base, hits, sum);
+           o.n_e, o.n_f, o.n_keys, o.threads, o.flags, secs[o.reps / 2], secs[0], cpus[o.reps / 2],
+           peak, peak - base, hits, sum);
     ldr_free(secs);
     ldr_free(cpus);
     ldr_free(out);

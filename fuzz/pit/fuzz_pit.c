@@ -22,8 +22,8 @@
 #include "col/col.h"
 #include "join/join.h"
 
-#define MAX_ENTITY  32
-#define MAX_FEATURE 64
+#define MAX_ENTITY  96 /* > 64: entityless inputs reach the bucket index of large groups */
+#define MAX_FEATURE 128
 
 typedef struct reader {
     const uint8_t *p;
@@ -79,8 +79,9 @@ static ldr_col *key_col(reader *r, shape s, int col_idx, bool entity, size_t n)
     else if (s == SHAPE_INT32_DICT && entity)
         c = ldr_col_new_dict(LDR_TYPE_INT32, int_dict(), n);
     else
-        c = ldr_col_new(str ? LDR_TYPE_STRING : s == SHAPE_INT32_DICT ? LDR_TYPE_INT32
-                                                                      : LDR_TYPE_INT64,
+        c = ldr_col_new(str                     ? LDR_TYPE_STRING
+                        : s == SHAPE_INT32_DICT ? LDR_TYPE_INT32
+                                                : LDR_TYPE_INT64,
                         n);
     for (size_t i = 0; i < n; i++) {
         uint8_t b = next(r);
@@ -130,8 +131,8 @@ static void compare(const ldr_pit_input *in, int threads)
             fprintf(stderr,
                     "fuzz_pit: entity row %zu: engine %" PRId64 ", reference %" PRId64
                     " (%zu x %zu rows, %zu keys, ttl %" PRId64 ", filter %d, threads %d)\n",
-                    i, got[i], want[i], in->n_entity_rows, in->n_feature_rows, in->n_keys,
-                    in->ttl, (int)in->filter_by_created, threads);
+                    i, got[i], want[i], in->n_entity_rows, in->n_feature_rows, in->n_keys, in->ttl,
+                    (int)in->filter_by_created, threads);
             abort();
         }
     }

@@ -732,7 +732,7 @@ ldr_code ldr_csv_read_mem(const char *name, const char *data, size_t len,
     csv_reader r;
     memset(&r, 0, sizeof r);
     r.opts = &o;
-    lexer_init(&r.lx, name, data, len, o.delimiter, o.max_field_bytes);
+    lexer_init(&r.lx, name, data ? data : "", data ? len : 0, o.delimiter, o.max_field_bytes);
     ldr_arena_init(&r.a, 0);
     ldr_arena_init(&r.values, 0);
     ldr_buf_init(&r.scratch, o.max_field_bytes);

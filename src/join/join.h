@@ -22,8 +22,8 @@
 #include "col/col.h"
 
 /** Most rows one side of one ldr_pit_join call may have: row indices are kept in 32 bits
- * to keep the index compact (16-24 bytes per feature row). Larger inputs are split with
- * ldr_pit_partition_of first. */
+ * to keep the engine's arrays compact. Larger inputs are split with ldr_pit_partition_of
+ * first. */
 #define LDR_PIT_MAX_ROWS ((size_t)UINT32_MAX - 1)
 
 /**
@@ -57,7 +57,8 @@ typedef struct ldr_pit_input {
  * never match) and whose event timestamp E satisfies T - ttl <= E <= T (both inclusive;
  * no lower bound when ttl == 0; T - ttl saturates at INT64_MIN), choose the greatest E,
  * then the greatest created timestamp, then the greatest row index (the last in source).
- * A null created timestamp orders as INT64_MIN (LDR_TS_NONE), below every real one.
+ * A null created timestamp orders as INT64_MIN (LDR_TS_NONE): below every other one, and
+ * tied with a real INT64_MIN (then the later row wins).
  * With filter_by_created and created_ts != NULL, a row must also have created <= T; a
  * null created timestamp then never qualifies (as in SQL, `NULL <= T` is not true).
  * Duplicate entity rows each get their own (identical) answer.
@@ -67,9 +68,10 @@ typedef struct ldr_pit_input {
  *                 for large inputs. The result never depends on it.
  * @param out_rows n_entity_rows entries, written by the call.
  * @return LDR_OK; LDR_EINVAL for a negative ttl; LDR_ELIMIT when a side has more than
- *         LDR_PIT_MAX_ROWS rows. Memory: about 4 bytes per entity row plus 24 per
- *         feature row that can match (and 20 per entity row for the key table); aborts on
- *         OOM like every ldr_x allocator.
+ *         LDR_PIT_MAX_ROWS rows. Memory grows with the entity side only: about 40 bytes
+ *         per entity row plus 16 per entity row and thread; the feature columns are
+ *         read once and never copied (docs/join.md). Aborts on OOM like every ldr_x
+ *         allocator.
  * Thread-safety: reentrant; concurrent calls on shared read-only columns are fine.
  */
 LDR_MUST_USE ldr_code ldr_pit_join(const ldr_pit_input *in, int threads, int64_t *out_rows,

@@ -8,34 +8,37 @@
  * each feature row need only be offered to the first entity row (in T order) that sees
  * it; a running maximum along T hands it on to the later ones:
  *  1. Entity side: key tuples are interned into dense group ids (gid) -- a direct array
- *     for dense integer keys, else an open-addressing hash table -- and the entity rows
- *     with a gid are laid out by gid, sorted by T within a group (eord, eoff).
- *  2. Feature pass, streaming the feature columns once, in parallel over row ranges:
- *     each row that can qualify finds its gid, binary-searches its group for the first
- *     entity row with T >= its visibility time (ts, or max(ts, created) under the
- *     filter), and offers itself to that slot of its part's `best` array.
+ *     for dense integer keys, else a growing open-addressing hash table (String keys
+ *     copied to a compact store) -- and the entity rows with a gid are laid out by gid,
+ *     sorted by T within a group (eord/et, eoff; large groups get a bucket index).
+ *  2. Feature pass, streaming the feature columns once, in parallel over row ranges, in
+ *     chunks whose lookups are pipelined with prefetches: each row that can qualify finds
+ *     its gid, searches its group for the first entity row with T >= its visibility time
+ *     (ts, or max(ts, created) under the filter), and offers itself to that slot of its
+ *     part's `best` array.
  *  3. Sweep, in parallel over groups: along each group in T order, the running maximum
  *     of the parts' best slots is each entity row's candidate; the ttl check decides.
- * Time O(n_f log k + n_e log n_e) for groups of k entity rows. Memory is proportional to
- * the entity side only (about 24 bytes per entity row, plus 16 per entity row and part):
- * the feature side is read, never copied. Nothing depends on the thread count. Every
- * buffer lives in the pit_ctx and is freed before ldr_pit_join returns; no globals.
+ * Time O(n_f + n_e) plus the searches (O(1) expected with the bucket index). Memory is
+ * proportional to the entity side only: about 40 bytes per entity row plus 16 per entity
+ * row and part, and the key table; the feature side is read, never copied. Nothing
+ * depends on the thread count. Every buffer lives in the pit_ctx and is freed before
+ * ldr_pit_join returns; no globals.
  */
 #include "join/join.h"
 
 #include <inttypes.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define PIT_NONE        UINT32_MAX /* "no group" */
 #define PIT_MAX_THREADS 64
 #define PIT_AUTO_GRAIN  65536 /* rows per thread when the caller lets us choose */
 #define PIT_CHUNK       32    /* feature rows whose lookups are pipelined together */
-#define PIT_ISORT_MAX   24    /* groups up to this size use insertion sort */
+#define PIT_ISORT_MAX   48    /* groups up to this size use insertion sort */
+#define PIT_INDEX_MIN   64    /* groups larger than this get a bucket index */
+#define PIT_NB_BITS     26    /* bits of a bucket count in pit_group.nb_shift */
 #define PIT_PART_SEED   0x6a09e667f3bcc909ULL
-#define PIT_HUGE        ((size_t)2 << 20) /* transparent huge page size (x86-64, arm64) */
 
 #if defined(__GNUC__)
 #define PIT_PREFETCH(p) __builtin_prefetch(p)
@@ -50,6 +53,17 @@ typedef struct pit_erow {
     uint32_t unused;
 } pit_erow;
 
+/* What the feature pass needs of a group, in 16 bytes: its slots [off, off + n) of et,
+ * and for a large group a bucket index: with tmin = et[off], bucket b covers T in
+ * [tmin + (b << shift), tmin + ((b + 1) << shift)) and its slots start at
+ * off + bidx[boff + b] (nb buckets, nb + 1 entries), so a search touches a handful of
+ * slots instead of log2(n) cache lines. */
+typedef struct pit_group {
+    uint32_t off, n;
+    uint32_t boff;
+    uint32_t nb_shift; /* nb | shift << PIT_NB_BITS; nb == 0: no index */
+} pit_group;
+
 /* The greatest feature row offered to a slot: row1 = row + 1, 0 = none yet. */
 typedef struct pit_best {
     int64_t ts;
@@ -60,8 +74,8 @@ typedef struct pit_best {
 /* Hash table slot: key is the integer value (int_key) or the tuple hash. */
 typedef struct pit_slot {
     uint64_t key;
-    uint32_t gid; /* PIT_NONE = empty */
-    uint32_t unused;
+    uint32_t gid;  /* PIT_NONE = empty */
+    uint32_t kpos; /* single String/Bytes key: its copy in pit_ctx.kstore, or PIT_NONE */
 } pit_slot;
 
 typedef struct pit_ctx {
@@ -77,7 +91,9 @@ typedef struct pit_ctx {
     uint32_t *direct; /* dense integer keys: gid = direct[v - dmin], or NULL */
     uint64_t drange;  /* dmax - dmin */
     int64_t dmin;
-    uint32_t *rep; /* per gid: an entity row holding that key (tuple equality) */
+    uint32_t *rep;   /* per gid: an entity row holding that key (tuple equality) */
+    bool use_kstore; /* single String/Bytes key: keys are copied to kstore */
+    ldr_buf kstore;  /* per distinct key: a uint32_t length, then the bytes */
     size_t n_groups;
     uint32_t *dict_gid;   /* single dictionary feature key: gid per dictionary entry */
     int64_t lo_ts, hi_ts; /* a feature ts outside [lo_ts, hi_ts] can never qualify */
@@ -87,10 +103,11 @@ typedef struct pit_ctx {
     uint32_t *eoff;    /* n_groups + 1 offsets into eord */
     pit_erow *eord;    /* entity rows with a gid, by gid, then by (T, row) */
     int64_t *et;       /* eord[k].t, packed: what the feature pass searches */
+    pit_group *grp;    /* n_groups */
+    uint32_t *bidx;    /* the bucket indexes of large groups */
     /* feature pass */
     unsigned nparts;
-    pit_best *best;            /* nparts x n_eligible slots, parallel to eord */
-    void *et_base, *best_base; /* what to free for et and best (huge_alloc) */
+    pit_best *best; /* nparts x n_eligible slots, parallel to eord */
     int64_t *out;
 } pit_ctx;
 
@@ -205,29 +222,6 @@ static inline int64_t lower_of(int64_t t, ldr_duration ttl)
     return t - ttl;
 }
 
-/* ---- memory --------------------------------------------------------------------------- */
-
-/* A buffer of len bytes (zeroed when zero) for random access: large ones are aligned to
- * 2 MiB and offered to the kernel as transparent huge pages, because the feature pass
- * reads them at random and with 4 KiB pages nearly every access would also miss the TLB
- * (measured in bench/pit/bench_join.c). *out_base receives what to pass to ldr_free. */
-static void *huge_alloc(size_t len, bool zero, void **out_base)
-{
-    if (len < 4 * PIT_HUGE) {
-        *out_base = zero ? ldr_xcalloc(1, len ? len : 1) : ldr_xmalloc(len ? len : 1);
-        return *out_base;
-    }
-    char *base = ldr_xmalloc(len + PIT_HUGE);
-    char *p = base + (PIT_HUGE - (uintptr_t)base % PIT_HUGE) % PIT_HUGE;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, len, MADV_HUGEPAGE); /* advice only: failure just means small pages */
-#endif
-    if (zero)
-        memset(p, 0, len);
-    *out_base = base;
-    return p;
-}
-
 /* ---- threads -------------------------------------------------------------------------- */
 
 typedef void (*pit_part_fn)(pit_ctx *x, unsigned part, unsigned nparts);
@@ -325,11 +319,14 @@ static size_t entity_scan(pit_ctx *x, int64_t *out_kmin, int64_t *out_kmax)
     return n;
 }
 
-static void table_alloc(pit_ctx *x, size_t n_rows)
+/* An empty table with at least 2 * n_keys slots (load factor <= 1/2). It grows as keys
+ * arrive (table_intern), so it stays sized for the distinct keys: the feature pass probes
+ * it at random, and a table that fits in cache is what makes that fast. */
+static void table_alloc(pit_ctx *x, size_t n_keys)
 {
     size_t cap = 16;
     unsigned bits = 4;
-    while (cap < 2 * n_rows) {
+    while (cap < 2 * n_keys) {
         cap <<= 1;
         bits++;
     }
@@ -338,6 +335,23 @@ static void table_alloc(pit_ctx *x, size_t n_rows)
         x->slots[s].gid = PIT_NONE;
     x->mask = cap - 1;
     x->shift = 64 - bits;
+}
+
+/* Whether row i of cols has the key of an occupied slot (whose hash matched). */
+static inline bool key_matches(const pit_ctx *x, const ldr_col *const *cols, size_t i,
+                               const pit_slot *slot)
+{
+    if (x->int_key)
+        return true; /* the slot key is the value itself */
+    if (slot->kpos != PIT_NONE) {
+        size_t len;
+        const char *p = ldr_col_str(cols[0], i, &len);
+        const char *k = x->kstore.ptr + slot->kpos;
+        uint32_t klen;
+        memcpy(&klen, k, sizeof klen);
+        return klen == len && (len == 0 || memcmp(k + sizeof klen, p, len) == 0);
+    }
+    return tuple_eq(cols, i, x->in->entity_keys, x->rep[slot->gid], x->in->n_keys);
 }
 
 /* The slot key and hash of row i of cols (the entity or feature key columns). */
@@ -371,10 +385,47 @@ static inline uint32_t table_lookup(const pit_ctx *x, const ldr_col *const *cols
         const pit_slot *slot = &x->slots[s];
         if (slot->gid == PIT_NONE)
             return PIT_NONE;
-        if (slot->key == key &&
-            (x->int_key || tuple_eq(cols, i, x->in->entity_keys, x->rep[slot->gid], x->in->n_keys)))
+        if (slot->key == key && key_matches(x, cols, i, slot))
             return slot->gid;
     }
+}
+
+/* Doubles the table and moves every key over. */
+static void table_grow(pit_ctx *x)
+{
+    pit_slot *old = x->slots;
+    size_t old_cap = x->mask + 1;
+    table_alloc(x, old_cap);
+    for (size_t o = 0; o < old_cap; o++) {
+        if (old[o].gid == PIT_NONE)
+            continue;
+        uint64_t h = x->int_key ? mix64(old[o].key) : old[o].key;
+        size_t s = (size_t)(h >> x->shift);
+        while (x->slots[s].gid != PIT_NONE)
+            s = (s + 1) & x->mask;
+        x->slots[s] = old[o];
+    }
+    ldr_free(old);
+}
+
+/* A single String/Bytes key: copies entity row i's key to the compact key store and
+ * returns its position (PIT_NONE once the store would pass 4 GiB: those keys are then
+ * verified against the entity column). Verifying a hash match then reads bytes next to
+ * each other instead of the entity column at random. */
+static uint32_t key_store_add(pit_ctx *x, size_t i)
+{
+    size_t len;
+    const char *p = ldr_col_str(x->in->entity_keys[0], i, &len);
+    size_t pos = x->kstore.len;
+    uint32_t len32 = (uint32_t)len;
+    ldr_err err;
+    if (len > UINT32_MAX || ldr_buf_append(&x->kstore, &len32, sizeof len32, &err) != LDR_OK)
+        return PIT_NONE;
+    if (ldr_buf_append(&x->kstore, p, len, &err) != LDR_OK) {
+        x->kstore.len = pos;
+        return PIT_NONE;
+    }
+    return (uint32_t)pos;
 }
 
 /* The gid of entity row i's key (key_of's key and h); a new key gets the next gid. */
@@ -391,11 +442,14 @@ static uint32_t table_intern(pit_ctx *x, size_t i, uint64_t key, uint64_t h)
     uint32_t g = table_lookup(x, x->in->entity_keys, i, key, h);
     if (g != PIT_NONE)
         return g;
+    if (2 * (x->n_groups + 1) > x->mask + 1)
+        table_grow(x);
     size_t s = (size_t)(h >> x->shift);
     while (x->slots[s].gid != PIT_NONE)
         s = (s + 1) & x->mask;
     x->slots[s].key = key;
     x->slots[s].gid = g = (uint32_t)x->n_groups++;
+    x->slots[s].kpos = x->use_kstore ? key_store_add(x, i) : PIT_NONE;
     if (x->rep)
         x->rep[g] = (uint32_t)i;
     return g;
@@ -406,13 +460,6 @@ static uint32_t table_intern(pit_ctx *x, size_t i, uint64_t key, uint64_t h)
 static inline bool erow_lt(const pit_erow *a, const pit_erow *b)
 {
     return a->t < b->t || (a->t == b->t && a->row < b->row);
-}
-
-static inline void erow_swap(pit_erow *a, pit_erow *b)
-{
-    pit_erow t = *a;
-    *a = *b;
-    *b = t;
 }
 
 static void erow_isort(pit_erow *e, size_t n)
@@ -426,87 +473,57 @@ static void erow_isort(pit_erow *e, size_t n)
     }
 }
 
-static void erow_sift(pit_erow *e, size_t root, size_t n)
+static inline unsigned t_digit(int64_t t, unsigned shift)
 {
-    for (size_t c; (c = 2 * root + 1) < n; root = c) {
-        if (c + 1 < n && erow_lt(&e[c], &e[c + 1]))
-            c++;
-        if (!erow_lt(&e[root], &e[c]))
-            return;
-        erow_swap(&e[root], &e[c]);
-    }
+    return (unsigned)((((uint64_t)t ^ ((uint64_t)1 << 63)) >> shift) & 0xff);
 }
 
-static void erow_heapsort(pit_erow *e, size_t n)
+/* Stable LSD radix sort of e[0, n) by t, one byte per pass, skipping the passes where all
+ * keys share the byte (most of them, for timestamps). tmp has room for n entries. The
+ * input is in row order, so stability gives (t, row) order: no worst case, no fallback. */
+static void erow_radix(pit_erow *e, pit_erow *tmp, size_t n)
 {
-    for (size_t i = n / 2; i-- > 0;)
-        erow_sift(e, i, n);
-    for (size_t i = n; i-- > 1;) {
-        erow_swap(&e[0], &e[i]);
-        erow_sift(e, 0, i);
-    }
-}
-
-/* Hoare partition in its CLRS form, pivot = median of three moved to e[0]. Keys are unique
- * (row), so both sides are non-empty. Returns the size of the left side. */
-static size_t erow_partition(pit_erow *e, size_t n)
-{
-    size_t mid = n / 2;
-    if (erow_lt(&e[mid], &e[0]))
-        erow_swap(&e[mid], &e[0]);
-    if (erow_lt(&e[n - 1], &e[mid]))
-        erow_swap(&e[n - 1], &e[mid]);
-    if (erow_lt(&e[mid], &e[0]))
-        erow_swap(&e[mid], &e[0]);
-    erow_swap(&e[0], &e[mid]);
-    pit_erow pv = e[0];
-    ptrdiff_t i = -1, j = (ptrdiff_t)n;
-    for (;;) {
-        do
-            j--;
-        while (erow_lt(&pv, &e[j]));
-        do
-            i++;
-        while (erow_lt(&e[i], &pv));
-        if (i >= j)
-            return (size_t)j + 1;
-        erow_swap(&e[i], &e[j]);
-    }
-}
-
-/* Introsort: quicksort recursing on the smaller side, heapsort past the depth limit,
- * insertion sort for small ranges (the usual group). */
-static void erow_qsort(pit_erow *e, size_t n, unsigned depth)
-{
-    while (n > PIT_ISORT_MAX) {
-        if (depth-- == 0) {
-            erow_heapsort(e, n);
-            return;
+    size_t count[256];
+    pit_erow *src = e, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[t_digit(src[i].t, shift)]++;
+        if (count[t_digit(src[0].t, shift)] == n)
+            continue;
+        for (size_t d = 0, sum = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
         }
-        size_t left = erow_partition(e, n);
-        if (left < n - left) {
-            erow_qsort(e, left, depth);
-            e += left;
-            n -= left;
-        } else {
-            erow_qsort(e + left, n - left, depth);
-            n = left;
-        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[t_digit(src[i].t, shift)]++] = src[i];
+        pit_erow *swap = src;
+        src = dst;
+        dst = swap;
     }
-    erow_isort(e, n);
+    if (src != e)
+        memcpy(e, src, n * sizeof *e);
 }
 
-static void erow_sort(pit_erow *e, size_t n)
+/* Sorts a group by (t, row); *tmp is a scratch buffer of *tmp_cap entries, grown here. */
+static void erow_sort(pit_erow *e, size_t n, pit_erow **tmp, size_t *tmp_cap)
 {
     size_t i = 1;
     while (i < n && !erow_lt(&e[i], &e[i - 1]))
         i++;
     if (i >= n)
         return; /* already in T order, as entity files often are */
-    unsigned depth = 0;
-    for (size_t m = n; m > 1; m >>= 1)
-        depth += 2;
-    erow_qsort(e, n, depth);
+    if (n <= PIT_ISORT_MAX) {
+        erow_isort(e, n);
+        return;
+    }
+    if (*tmp_cap < n) {
+        ldr_free(*tmp);
+        *tmp = ldr_xmalloc(n * sizeof(pit_erow));
+        *tmp_cap = n;
+    }
+    erow_radix(e, *tmp, n);
 }
 
 /* The first group g with off[g] >= target (off: n_groups + 1 ascending offsets). */
@@ -532,12 +549,55 @@ static void group_range(const pit_ctx *x, unsigned part, unsigned nparts, size_t
     *out_e = part + 1 == nparts ? x->n_groups : group_at(x, part_begin(n, part + 1, nparts));
 }
 
+static inline uint32_t group_nb(const pit_group *gr)
+{
+    return gr->nb_shift & ((1u << PIT_NB_BITS) - 1);
+}
+
+static inline unsigned group_shift(const pit_group *gr)
+{
+    return gr->nb_shift >> PIT_NB_BITS;
+}
+
+/* Builds the bucket index of a large group (et sorted): about n / 4 buckets of a power
+ * of two width, each holding the first slot whose T reaches the bucket. */
+static void group_index(pit_ctx *x, pit_group *gr)
+{
+    gr->nb_shift = 0;
+    if (gr->n <= PIT_INDEX_MIN)
+        return;
+    const int64_t *et = x->et + gr->off;
+    uint64_t span = (uint64_t)et[gr->n - 1] - (uint64_t)et[0];
+    uint32_t target = gr->n / 4 < (1u << PIT_NB_BITS) - 2 ? gr->n / 4 : (1u << PIT_NB_BITS) - 2;
+    unsigned shift = 0;
+    while ((span >> shift) >= target)
+        shift++;
+    uint32_t nb = (uint32_t)(span >> shift) + 1; /* <= target */
+    uint32_t *b = x->bidx + gr->boff;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < nb; i++) {
+        uint64_t start = (uint64_t)i << shift;
+        while (k < gr->n && (uint64_t)et[k] - (uint64_t)et[0] < start)
+            k++;
+        b[i] = k;
+    }
+    b[nb] = gr->n;
+    gr->nb_shift = nb | (uint32_t)shift << PIT_NB_BITS;
+}
+
 static void sort_part(pit_ctx *x, unsigned part, unsigned nparts)
 {
     size_t gb, ge;
     group_range(x, part, nparts, &gb, &ge);
-    for (size_t g = gb; g < ge; g++)
-        erow_sort(x->eord + x->eoff[g], x->eoff[g + 1] - x->eoff[g]);
+    pit_erow *tmp = NULL;
+    size_t tmp_cap = 0;
+    for (size_t g = gb; g < ge; g++) {
+        erow_sort(x->eord + x->eoff[g], x->eoff[g + 1] - x->eoff[g], &tmp, &tmp_cap);
+        for (size_t k = x->eoff[g]; k < x->eoff[g + 1]; k++)
+            x->et[k] = x->eord[k].t;
+        group_index(x, &x->grp[g]);
+    }
+    ldr_free(tmp);
 }
 
 /* Counting sort of the entity rows with a gid by gid (eoff holds counts at g + 1), then
@@ -561,10 +621,18 @@ static void entity_layout(pit_ctx *x)
     x->eoff[0] = 0;
     ldr_free(x->egid);
     x->egid = NULL;
+    x->et = ldr_xmalloc(x->n_eligible * sizeof(int64_t));
+    x->grp = ldr_xmalloc(x->n_groups * sizeof(pit_group));
+    size_t nbidx = 0;
+    for (size_t g = 0; g < x->n_groups; g++) {
+        pit_group *gr = &x->grp[g];
+        gr->off = x->eoff[g];
+        gr->n = x->eoff[g + 1] - x->eoff[g];
+        gr->boff = (uint32_t)nbidx; /* room for n / 4 buckets: 1 byte per entity row */
+        nbidx += gr->n > PIT_INDEX_MIN ? gr->n / 4 + 1 : 0;
+    }
+    x->bidx = ldr_xmalloc((nbidx ? nbidx : 1) * sizeof(uint32_t));
     run_parts(x, parts_for(x, x->n_groups), sort_part);
-    x->et = huge_alloc(x->n_eligible * sizeof(int64_t), false, &x->et_base);
-    for (size_t k = 0; k < x->n_eligible; k++)
-        x->et[k] = x->eord[k].t;
 }
 
 /* Interns every entity row's key; the rows that can match get a gid. */
@@ -581,9 +649,11 @@ static void entity_build(pit_ctx *x)
         x->direct = ldr_xmalloc((size_t)(x->drange + 1) * sizeof(uint32_t));
         memset(x->direct, 0xff, (size_t)(x->drange + 1) * sizeof(uint32_t));
     } else if (in->n_keys > 0) {
-        table_alloc(x, n);
+        table_alloc(x, n < 4096 ? n : 4096);
         if (!x->int_key)
             x->rep = ldr_xmalloc(n * sizeof(uint32_t));
+        x->use_kstore = in->n_keys == 1 && is_str_kind(in->entity_keys[0]->type);
+        ldr_buf_init(&x->kstore, UINT32_MAX - 1);
     }
     x->eoff = ldr_xcalloc(n + 2, sizeof(uint32_t));
     for (size_t i = 0; i < in->n_entity_rows; i++) {
@@ -654,7 +724,7 @@ static inline size_t et_search(const int64_t *et, size_t lo, size_t hi, int64_t 
 typedef struct pit_chunk {
     uint32_t row[PIT_CHUNK];
     uint32_t g[PIT_CHUNK];
-    uint32_t lo[PIT_CHUNK], hi[PIT_CHUNK];
+    uint32_t lo[PIT_CHUNK], hi[PIT_CHUNK], end[PIT_CHUNK];
     int64_t ts[PIT_CHUNK], vis[PIT_CHUNK]; /* event ts; the time from which it is visible */
     uint64_t key[PIT_CHUNK], h[PIT_CHUNK];
 } pit_chunk;
@@ -720,6 +790,31 @@ static unsigned chunk_filter(const pit_ctx *x, size_t b, size_t e, pit_chunk *c)
     return m;
 }
 
+/* Stage 2 for a single String/Bytes key, once every slot is prefetched: finds the slot
+ * whose hash matches and prefetches the stored key, then verifies. A failed
+ * verification (a 64-bit hash collision) falls back to the full lookup. */
+static void chunk_gids_kstore(const pit_ctx *x, pit_chunk *c, unsigned m)
+{
+    const ldr_col *const *cols = x->in->feature_keys;
+    for (unsigned i = 0; i < m; i++) {
+        size_t s = (size_t)(c->h[i] >> x->shift);
+        while (x->slots[s].gid != PIT_NONE && x->slots[s].key != c->h[i])
+            s = (s + 1) & x->mask;
+        c->lo[i] = (uint32_t)s;
+        if (x->slots[s].gid != PIT_NONE && x->slots[s].kpos != PIT_NONE)
+            PIT_PREFETCH(x->kstore.ptr + x->slots[s].kpos);
+    }
+    for (unsigned i = 0; i < m; i++) {
+        const pit_slot *slot = &x->slots[c->lo[i]];
+        if (slot->gid == PIT_NONE)
+            c->g[i] = PIT_NONE;
+        else if (key_matches(x, cols, c->row[i], slot))
+            c->g[i] = slot->gid;
+        else
+            c->g[i] = table_lookup(x, cols, c->row[i], c->key[i], c->h[i]);
+    }
+}
+
 /* Stage 2: each row's gid (PIT_NONE when no entity row has its key). Hash lookups go in
  * two rounds, prefetching every slot of the chunk before reading any. */
 static void chunk_gids(const pit_ctx *x, pit_chunk *c, unsigned m)
@@ -745,40 +840,79 @@ static void chunk_gids(const pit_ctx *x, pit_chunk *c, unsigned m)
             key_of(x, in->feature_keys, c->row[i], &c->key[i], &c->h[i]);
             PIT_PREFETCH(slot_addr(x, c->key[i], c->h[i]));
         }
-        for (unsigned i = 0; i < m; i++)
-            c->g[i] = table_lookup(x, in->feature_keys, c->row[i], c->key[i], c->h[i]);
+        if (x->use_kstore)
+            chunk_gids_kstore(x, c, m);
+        else
+            for (unsigned i = 0; i < m; i++)
+                c->g[i] = table_lookup(x, in->feature_keys, c->row[i], c->key[i], c->h[i]);
     }
 }
 
-/* Stages 3-5: the group's slots, the first slot whose entity row sees the feature row,
- * and the offer. Each loop prefetches what the next one reads (group offsets, then the
- * group's T values, then the best slot), so the cache misses of a chunk overlap instead
- * of queueing one after another. */
+/* The bucket of t in large group gr, or UINT64_MAX when t is after every T of the group
+ * (then no slot sees the row). t <= tmin gives bucket 0. */
+static inline uint64_t group_bucket(const pit_ctx *x, const pit_group *gr, int64_t t)
+{
+    int64_t tmin = x->et[gr->off];
+    if (t <= tmin)
+        return 0;
+    uint64_t b = ((uint64_t)t - (uint64_t)tmin) >> group_shift(gr);
+    return b < group_nb(gr) ? b : UINT64_MAX;
+}
+
+/* Stages 3-7: the group, its first T and bucket (large groups), the first slot whose
+ * entity row sees the feature row, and the offer. Each loop prefetches what the next one
+ * reads, so the cache misses of a chunk overlap instead of queueing one after another.
+ * lo/hi bound the search; the answer may be hi itself (the first slot of the next
+ * bucket), so a slot is valid when below end. This is the hot loop of the join
+ * (bench/pit/bench_join.c measures it); it is long on purpose. */
 static void chunk_offer(const pit_ctx *x, pit_chunk *c, unsigned m, pit_best *best)
 {
-    for (unsigned i = 0; i < m; i++)
-        if (c->g[i] != PIT_NONE)
-            PIT_PREFETCH(&x->eoff[c->g[i]]);
     unsigned n = 0;
     for (unsigned i = 0; i < m; i++) {
-        uint32_t g = c->g[i];
-        if (g == PIT_NONE)
+        if (c->g[i] == PIT_NONE)
             continue;
-        c->lo[n] = x->eoff[g];
-        c->hi[n] = x->eoff[g + 1];
-        PIT_PREFETCH(&x->et[c->lo[n]]);
-        PIT_PREFETCH(&x->et[c->hi[n] - 1]);
+        PIT_PREFETCH(&x->grp[c->g[i]]);
+        c->g[n] = c->g[i];
         c->row[n] = c->row[i];
         c->ts[n] = c->ts[i];
         c->vis[n++] = c->vis[i];
     }
     for (unsigned i = 0; i < n; i++) {
+        const pit_group *gr = &x->grp[c->g[i]];
+        c->lo[i] = gr->off;
+        c->hi[i] = c->end[i] = gr->off + gr->n;
+        PIT_PREFETCH(&x->et[c->lo[i]]);
+        if (!group_nb(gr))
+            PIT_PREFETCH(&x->et[c->hi[i] - 1]);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const pit_group *gr = &x->grp[c->g[i]];
+        if (!group_nb(gr))
+            continue;
+        uint64_t b = group_bucket(x, gr, c->vis[i]);
+        c->key[i] = b;
+        if (b != UINT64_MAX)
+            PIT_PREFETCH(&x->bidx[gr->boff + b]);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const pit_group *gr = &x->grp[c->g[i]];
+        if (!group_nb(gr))
+            continue;
+        if (c->key[i] == UINT64_MAX) {
+            c->lo[i] = c->hi[i] = c->end[i];
+            continue;
+        }
+        c->lo[i] = gr->off + x->bidx[gr->boff + c->key[i]];
+        c->hi[i] = gr->off + x->bidx[gr->boff + c->key[i] + 1];
+        PIT_PREFETCH(&x->et[c->lo[i]]);
+    }
+    for (unsigned i = 0; i < n; i++) {
         c->lo[i] = (uint32_t)et_search(x->et, c->lo[i], c->hi[i], c->vis[i]);
-        if (c->lo[i] < c->hi[i])
+        if (c->lo[i] < c->end[i])
             PIT_PREFETCH(&best[c->lo[i]]);
     }
     for (unsigned i = 0; i < n; i++)
-        if (c->lo[i] < c->hi[i])
+        if (c->lo[i] < c->end[i])
             offer(x, &best[c->lo[i]], c->ts[i], c->row[i]);
 }
 
@@ -848,7 +982,7 @@ static void feature_join(pit_ctx *x)
     while (np > 1 && (size_t)np * x->n_eligible * sizeof(pit_best) > budget)
         np--;
     x->nparts = np;
-    x->best = huge_alloc((size_t)np * x->n_eligible * sizeof(pit_best), true, &x->best_base);
+    x->best = ldr_xcalloc((size_t)np * x->n_eligible, sizeof(pit_best));
     const ldr_col *kc = in->n_keys == 1 ? in->feature_keys[0] : NULL;
     if (kc && kc->dict && (is_int_kind(kc->type) || is_str_kind(kc->type)))
         dict_prepare(x);
@@ -861,12 +995,15 @@ static void ctx_fini(pit_ctx *x)
     ldr_free(x->slots);
     ldr_free(x->direct);
     ldr_free(x->rep);
+    ldr_buf_fini(&x->kstore);
     ldr_free(x->dict_gid);
     ldr_free(x->egid);
     ldr_free(x->eoff);
     ldr_free(x->eord);
-    ldr_free(x->et_base);
-    ldr_free(x->best_base);
+    ldr_free(x->et);
+    ldr_free(x->grp);
+    ldr_free(x->bidx);
+    ldr_free(x->best);
 }
 
 ldr_code ldr_pit_join(const ldr_pit_input *in, int threads, int64_t *out_rows, ldr_err *err)

@@ -26,8 +26,8 @@
 
 const char *ldr__pq_type_name(int32_t type)
 {
-    static const char *const names[] = {"BOOLEAN", "INT32",      "INT64",     "INT96",
-                                        "FLOAT",   "DOUBLE",     "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
+    static const char *const names[] = {"BOOLEAN", "INT32",  "INT64",      "INT96",
+                                        "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
     return type >= 0 && (size_t)type < LDR_ARRAY_LEN(names) ? names[type] : "UNKNOWN";
 }
 
@@ -54,10 +54,10 @@ static ldr_code missing(ldr_err *err, const char *st, const char *field)
 
 /* The loop shared by every struct parser: `body` handles field `id` of wire type `ty`
  * (skipping what it does not know) and sets rc. */
-#define FOR_EACH_FIELD(t, id, ty, rc, err)                                                 \
-    for (int16_t last_ = 0;                                                                \
-         (rc) == LDR_OK && ((rc) = ldr__pq_tr_field((t), &last_, &(id), &(ty), (err))) == \
-                               LDR_OK &&                                                   \
+#define FOR_EACH_FIELD(t, id, ty, rc, err)                                        \
+    for (int16_t last_ = 0;                                                       \
+         (rc) == LDR_OK &&                                                        \
+         ((rc) = ldr__pq_tr_field((t), &last_, &(id), &(ty), (err))) == LDR_OK && \
          (ty) != LDR__PQ_T_STOP;)
 
 /* ---- LogicalType ---------------------------------------------------------------------- */
@@ -310,8 +310,7 @@ static ldr_code parse_stats(ldr__pq_tr *t, ldr__pq_stats *s, ldr_err *err)
 }
 
 /* path_in_schema: list<string>, joined with '.' into the arena. */
-static ldr_code parse_path(ldr__pq_tr *t, unsigned ty, ldr_arena *a, const char **out,
-                           ldr_err *err)
+static ldr_code parse_path(ldr__pq_tr *t, unsigned ty, ldr_arena *a, const char **out, ldr_err *err)
 {
     size_t n = 0;
     bool got = false;
@@ -495,8 +494,8 @@ static ldr_code parse_column_order(ldr__pq_tr *t, int *out, ldr_err *err)
 /* A list<struct> field parsed element by element into an arena array. */
 typedef ldr_code (*elem_fn)(ldr__pq_tr *t, ldr_arena *a, void *item, ldr_err *err);
 
-static ldr_code parse_struct_list(ldr__pq_tr *t, unsigned ty, ldr_arena *a, size_t size,
-                                  elem_fn fn, void **out, size_t *out_n, bool *got, ldr_err *err)
+static ldr_code parse_struct_list(ldr__pq_tr *t, unsigned ty, ldr_arena *a, size_t size, elem_fn fn,
+                                  void **out, size_t *out_n, bool *got, ldr_err *err)
 {
     size_t n = 0;
     bool here = false; /* *got may already be set by an earlier field with this id */
@@ -555,8 +554,8 @@ static ldr_code parse_file_meta(ldr_pq_reader *r, ldr__pq_tr *t, bool *encrypted
             rc = ldr__pq_tr_i64(t, ty, &r->num_rows, &has_rows, err);
             break;
         case 4:
-            rc = parse_struct_list(t, ty, &r->arena, sizeof(ldr__pq_rowgroup), row_group_fn,
-                                   &rgs, &r->n_rgs, &has_rgs, err);
+            rc = parse_struct_list(t, ty, &r->arena, sizeof(ldr__pq_rowgroup), row_group_fn, &rgs,
+                                   &r->n_rgs, &has_rgs, err);
             break;
         case 6:
             rc = ldr__pq_tr_binary(t, ty, &by, &by_len, &has_by, err);
@@ -745,8 +744,9 @@ static ldr_code walk(walk_ctx *w, unsigned depth, unsigned def, unsigned rep, un
     if (!el->has_repetition)
         el->repetition = LDR__PQ_REQUIRED;
     if (el->repetition < 0 || el->repetition > LDR__PQ_REPEATED)
-        return ldr_err_setf(err, LDR_ECORRUPT, "schema element '%s' has invalid repetition %" PRId32,
-                            el->name, el->repetition);
+        return ldr_err_setf(err, LDR_ECORRUPT,
+                            "schema element '%s' has invalid repetition %" PRId32, el->name,
+                            el->repetition);
     if (el->repetition != LDR__PQ_REQUIRED)
         def++;
     if (el->repetition == LDR__PQ_REPEATED) {
@@ -755,14 +755,15 @@ static ldr_code walk(walk_ctx *w, unsigned depth, unsigned def, unsigned rep, un
     }
     const char *path = *prefix ? ldr_arena_sprintf(&r->arena, "%s.%s", prefix, el->name) : el->name;
     if (el->num_children < 0)
-        return ldr_err_setf(err, LDR_ECORRUPT, "schema element '%s' has %" PRId32 " children",
-                            path, el->num_children);
+        return ldr_err_setf(err, LDR_ECORRUPT, "schema element '%s' has %" PRId32 " children", path,
+                            el->num_children);
     if (el->num_children == 0) {
         if (!el->has_type)
             return ldr_err_setf(err, LDR_ECORRUPT, "schema leaf '%s' has no physical type", path);
         if (el->type < LDR__PQ_BOOLEAN || el->type > LDR__PQ_FLBA)
-            return ldr_err_setf(err, LDR_ECORRUPT, "schema leaf '%s' has invalid physical type %" PRId32,
-                                path, el->type);
+            return ldr_err_setf(err, LDR_ECORRUPT,
+                                "schema leaf '%s' has invalid physical type %" PRId32, path,
+                                el->type);
         if (el->type == LDR__PQ_FLBA && el->type_length <= 0)
             return ldr_err_setf(err, LDR_ECORRUPT,
                                 "schema leaf '%s' is FIXED_LEN_BYTE_ARRAY of length %" PRId32, path,
@@ -894,7 +895,8 @@ static const char *classify_group(const ldr_pq_reader *r, size_t i, size_t *elem
         return "lists of structs are not supported";
     const ldr__pq_schema_el *x = &r->schema[i + 2];
     size_t name_len = strlen(g->name);
-    bool tuple = strncmp(rep->name, g->name, name_len) == 0 && !strcmp(rep->name + name_len, "_tuple");
+    bool tuple =
+        strncmp(rep->name, g->name, name_len) == 0 && !strcmp(rep->name + name_len, "_tuple");
     if (x->repetition == LDR__PQ_REPEATED || !strcmp(rep->name, "array") || tuple)
         return x->num_children > 0 || x->repetition == LDR__PQ_REPEATED
                    ? "nested lists are not supported"
@@ -954,7 +956,8 @@ static ldr_code resolve_schema(ldr_pq_reader *r, ldr_err *err)
     const ldr__pq_schema_el *root = &r->schema[0];
     if (root->num_children < 0 || (size_t)root->num_children > r->n_schema - 1 ||
         (root->num_children == 0 && r->n_schema > 1))
-        return ldr_err_setf(err, LDR_ECORRUPT, "schema root has %" PRId32 " children for %zu elements",
+        return ldr_err_setf(err, LDR_ECORRUPT,
+                            "schema root has %" PRId32 " children for %zu elements",
                             root->num_children, r->n_schema);
     r->leaves = ldr_arena_calloc(&r->arena, r->n_schema, sizeof *r->leaves);
     r->cols = ldr_arena_calloc(&r->arena, (size_t)root->num_children + 1, sizeof *r->cols);
@@ -1150,7 +1153,8 @@ ldr_code ldr__pq_page_parse(const uint8_t *p, size_t len, ldr__pq_page *pg, size
         return ldr_err_setf(err, LDR_ECORRUPT, "page header of type %" PRId32 " has no sub-header",
                             pg->type);
     if (pg->uncompressed_size < 0 || pg->compressed_size < 0)
-        return ldr_err_setf(err, LDR_ECORRUPT, "page header has negative sizes (%" PRId32 ", %" PRId32 ")",
+        return ldr_err_setf(err, LDR_ECORRUPT,
+                            "page header has negative sizes (%" PRId32 ", %" PRId32 ")",
                             pg->uncompressed_size, pg->compressed_size);
     *out_hlen = ldr__pq_tr_pos(&t);
     return LDR_OK;
@@ -1163,7 +1167,8 @@ ldr_code ldr_pq_schema_text(const ldr_pq_reader *r, ldr_buf *out, ldr_err *err)
     ldr_code rc = ldr_buf_printf(out, err,
                                  "file: %s\nrows: %" PRId64 "\nrow_groups: %zu\ncreated_by: %s\n"
                                  "columns: %zu\n",
-                                 r->name, r->num_rows, r->n_rgs, r->created_by, r->n_cols);
+                                 r->name, r->num_rows, r->n_rgs,
+                                 *r->created_by ? r->created_by : "(unknown)", r->n_cols);
     size_t w = 4;
     for (size_t i = 0; i < r->n_cols; i++)
         if (strlen(r->cols[i].info.name) > w)

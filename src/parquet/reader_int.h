@@ -20,13 +20,13 @@
 #include "parquet/parquet.h"
 
 /* Limits on untrusted sizes (documented in docs/parquet.md). */
-#define LDR__PQ_MAX_FOOTER      (256u << 20) /* FileMetaData bytes */
-#define LDR__PQ_MAX_PAGE_HEADER (16u << 20)  /* one PageHeader */
-#define LDR__PQ_MAX_PAGE_BYTES  (1u << 30)   /* uncompressed page size */
-#define LDR__PQ_MAX_RATIO       1024u        /* uncompressed / compressed, above the floor */
-#define LDR__PQ_RATIO_FLOOR     (16u << 20)  /* pages up to this size skip the ratio check */
-#define LDR__PQ_MAX_PAGE_VALUES (1u << 27)   /* level entries in one page */
-#define LDR__PQ_LIST_RATIO      1024u        /* list entries per stored chunk byte, past rows */
+#define LDR__PQ_MAX_FOOTER       (256u << 20) /* FileMetaData bytes */
+#define LDR__PQ_MAX_PAGE_HEADER  (16u << 20)  /* one PageHeader */
+#define LDR__PQ_MAX_PAGE_BYTES   (1u << 30)   /* uncompressed page size */
+#define LDR__PQ_MAX_RATIO        1024u        /* uncompressed / compressed, above the floor */
+#define LDR__PQ_RATIO_FLOOR      (16u << 20)  /* pages up to this size skip the ratio check */
+#define LDR__PQ_MAX_PAGE_VALUES  (1u << 27)   /* level entries in one page */
+#define LDR__PQ_LIST_RATIO       1024u        /* list entries per stored chunk byte, past rows */
 #define LDR__PQ_MAX_SCHEMA_DEPTH 64
 
 /* Physical types, repetitions and page types (Thrift enum values). */
@@ -133,26 +133,26 @@ typedef struct ldr__pq_rowgroup {
 } ldr__pq_rowgroup;
 
 typedef struct ldr__pq_leaf {
-    size_t el;         /* schema element */
-    const char *path;  /* "tags.list.element" */
-    unsigned max_def;  /* optional and repeated nodes on the path */
-    unsigned max_rep;  /* repeated nodes on the path */
-    unsigned rep_def;  /* definition level of the repeated node (lists) */
-    int column_order;  /* 0 absent, 1 TYPE_ORDER, 2 IEEE_754, 3 INT96, -1 unknown */
+    size_t el;        /* schema element */
+    const char *path; /* "tags.list.element" */
+    unsigned max_def; /* optional and repeated nodes on the path */
+    unsigned max_rep; /* repeated nodes on the path */
+    unsigned rep_def; /* definition level of the repeated node (lists) */
+    int column_order; /* 0 absent, 1 TYPE_ORDER, 2 IEEE_754, 3 INT96, -1 unknown */
 } ldr__pq_leaf;
 
 /* How a leaf's physical values become Larder values. */
 typedef enum ldr__pq_conv {
     LDR__PQ_CONV_BOOL,
-    LDR__PQ_CONV_I32,     /* INT32 -> Int32 (INT(8/16/32) signed, UINT(8/16)) */
-    LDR__PQ_CONV_U32,     /* INT32 UINT(32) -> Int64 */
-    LDR__PQ_CONV_I64,     /* INT64 -> Int64 */
-    LDR__PQ_CONV_U64,     /* INT64 UINT(64) -> Int64; values above INT64_MAX fail */
+    LDR__PQ_CONV_I32, /* INT32 -> Int32 (INT(8/16/32) signed, UINT(8/16)) */
+    LDR__PQ_CONV_U32, /* INT32 UINT(32) -> Int64 */
+    LDR__PQ_CONV_I64, /* INT64 -> Int64 */
+    LDR__PQ_CONV_U64, /* INT64 UINT(64) -> Int64; values above INT64_MAX fail */
     LDR__PQ_CONV_F32,
     LDR__PQ_CONV_F64,
-    LDR__PQ_CONV_F16,     /* FLBA(2) FLOAT16 -> Float32 */
-    LDR__PQ_CONV_DATE,    /* INT32 days -> UnixTimestamp at midnight UTC */
-    LDR__PQ_CONV_TS_MS,   /* INT64 TIMESTAMP -> UnixTimestamp */
+    LDR__PQ_CONV_F16,   /* FLBA(2) FLOAT16 -> Float32 */
+    LDR__PQ_CONV_DATE,  /* INT32 days -> UnixTimestamp at midnight UTC */
+    LDR__PQ_CONV_TS_MS, /* INT64 TIMESTAMP -> UnixTimestamp */
     LDR__PQ_CONV_TS_US,
     LDR__PQ_CONV_TS_NS,
     LDR__PQ_CONV_INT96,   /* INT96 (nanos of day, Julian day) -> UnixTimestamp */
@@ -161,8 +161,8 @@ typedef enum ldr__pq_conv {
     LDR__PQ_CONV_TIME_NS,
     LDR__PQ_CONV_DEC_I32, /* DECIMAL -> Float64 */
     LDR__PQ_CONV_DEC_I64,
-    LDR__PQ_CONV_DEC_BE,  /* DECIMAL in FLBA / BYTE_ARRAY (big-endian two's complement) */
-    LDR__PQ_CONV_BYTES,   /* BYTE_ARRAY / FLBA -> String or Bytes */
+    LDR__PQ_CONV_DEC_BE, /* DECIMAL in FLBA / BYTE_ARRAY (big-endian two's complement) */
+    LDR__PQ_CONV_BYTES,  /* BYTE_ARRAY / FLBA -> String or Bytes */
 } ldr__pq_conv;
 
 /* Sort order of a leaf's statistics. */
@@ -173,26 +173,26 @@ typedef struct ldr__pq_colspec {
     ldr_pq_column_info info; /* strings in the reader's arena */
     size_t leaf;             /* its first leaf */
     size_t n_leaves;
-    bool is_list;   /* Array(elem), from a LIST group or a repeated primitive */
-    ldr_type elem;  /* scalar type (of the elements for lists) */
+    bool is_list;  /* Array(elem), from a LIST group or a repeated primitive */
+    ldr_type elem; /* scalar type (of the elements for lists) */
     ldr__pq_conv conv;
     int32_t phys;
     int32_t type_length;
-    int32_t scale;  /* DECIMAL */
-    int order;      /* LDR__PQ_ORDER_* */
+    int32_t scale; /* DECIMAL */
+    int order;     /* LDR__PQ_ORDER_* */
 } ldr__pq_colspec;
 
 struct ldr_pq_reader {
     char *name;          /* for messages; owned */
     const uint8_t *data; /* the whole file */
     size_t len;
-    size_t data_end;     /* start of the footer: column chunks lie in [4, data_end) */
-    bool mapped;         /* data is our mmap (unmap on close) */
-    ldr_arena arena;     /* everything parsed from the footer */
+    size_t data_end; /* start of the footer: column chunks lie in [4, data_end) */
+    bool mapped;     /* data is our mmap (unmap on close) */
+    ldr_arena arena; /* everything parsed from the footer */
 
     int32_t version;
     int64_t num_rows;
-    const char *created_by; /* "" when absent */
+    const char *created_by;  /* "" when absent */
     bool v2_flag_unreliable; /* parquet-cpp < 2.0 wrote is_compressed=false wrongly */
 
     ldr__pq_schema_el *schema;

@@ -24,8 +24,8 @@ ldr_code ldr__pq_source_map(const char *path, const uint8_t **out_data, size_t *
     *out_len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return ldr_err_sys(err, errno == ENOENT ? LDR_ENOTFOUND : LDR_EIO, errno,
-                           "cannot open %s", path);
+        return ldr_err_sys(err, errno == ENOENT ? LDR_ENOTFOUND : LDR_EIO, errno, "cannot open %s",
+                           path);
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         int e = errno;

@@ -34,8 +34,7 @@ static size_t remaining(const ldr__pq_tr *t)
 
 static ldr_code truncated(const ldr__pq_tr *t, ldr_err *err)
 {
-    return ldr_err_setf(err, LDR_ECORRUPT, "Thrift data truncated at byte %zu",
-                        ldr__pq_tr_pos(t));
+    return ldr_err_setf(err, LDR_ECORRUPT, "Thrift data truncated at byte %zu", ldr__pq_tr_pos(t));
 }
 
 /* LEB128 of at most max_bytes bytes whose value fits in max_bits bits. */
@@ -118,8 +117,7 @@ static bool valid_type(unsigned type)
     return type >= LDR__PQ_T_TRUE && type <= LDR__PQ_T_UUID;
 }
 
-ldr_code ldr__pq_tr_field(ldr__pq_tr *t, int16_t *last, int16_t *id, unsigned *type,
-                          ldr_err *err)
+ldr_code ldr__pq_tr_field(ldr__pq_tr *t, int16_t *last, int16_t *id, unsigned *type, ldr_err *err)
 {
     if (t->p >= t->end)
         return truncated(t, err);
@@ -405,8 +403,7 @@ ldr_code ldr__pq_tr_elem_bool(ldr__pq_tr *t, bool *out, ldr_err *err)
     return LDR_OK;
 }
 
-ldr_code ldr__pq_tr_elem_binary(ldr__pq_tr *t, const uint8_t **out, size_t *out_len,
-                                ldr_err *err)
+ldr_code ldr__pq_tr_elem_binary(ldr__pq_tr *t, const uint8_t **out, size_t *out_len, ldr_err *err)
 {
     size_t at = ldr__pq_tr_pos(t);
     uint64_t n;

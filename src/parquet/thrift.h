@@ -66,8 +66,8 @@ void ldr__pq_tr_struct_end(ldr__pq_tr *t);
  * (start at 0). On STOP, *type is LDR__PQ_T_STOP and *id 0. Bool fields carry their value
  * in the type (TRUE/FALSE); use ldr__pq_tr_bool to read it.
  */
-LDR_MUST_USE ldr_code ldr__pq_tr_field(ldr__pq_tr *t, int16_t *last, int16_t *id,
-                                       unsigned *type, ldr_err *err);
+LDR_MUST_USE ldr_code ldr__pq_tr_field(ldr__pq_tr *t, int16_t *last, int16_t *id, unsigned *type,
+                                       ldr_err *err);
 /** Skips one value of the given wire type (recursively for containers and structs). */
 LDR_MUST_USE ldr_code ldr__pq_tr_skip(ldr__pq_tr *t, unsigned type, ldr_err *err);
 

@@ -103,7 +103,6 @@ def parse_csv(text):
         if c == '"' and at_start:
             quoted = True
             at_start = False
-            cell_was_quoted = True
             i += 1
             continue
         if c in ',\n\r':

@@ -2,11 +2,11 @@
  * test_pit.c -- the point-in-time join engine (src/join/): Feast's acceptance cases 1-5
  * and 10 (feast-behaviour.md §15) as small columns, the tie-breaks (created timestamp,
  * last in source, null created), duplicate entity rows, null keys and timestamps,
- * multi-column and dictionary-encoded keys, the partitioner, larger inputs that reach
- * the engine's deeper structures (created-minima tree, big groups, direct and hashed
- * key tables), and a randomized differential test against ldr_pit_join_reference with a
- * fixed seed. Every engine run is repeated with 1 and 3 threads and compared with the
- * reference as well as with the expected rows.
+ * extreme timestamps, multi-column and dictionary-encoded keys, the partitioner, larger
+ * inputs that reach the engine's other paths (bucket index of large groups, radix sort,
+ * hash table growth, several parts), and a randomized differential test against
+ * ldr_pit_join_reference with a fixed seed. Every engine run is repeated with 1 and 3
+ * threads and compared with the reference as well as with the expected rows.
  */
 #include "join/join.h"
 
@@ -644,8 +644,8 @@ TEST(differential_random_small)
     CHECK_EQ_I64(failed, 0);
 }
 
-/* Bigger inputs: groups of hundreds to thousands of rows, so the introsort and every level
- * of the created-minima tree are exercised, with 1 and 3 threads. */
+/* Bigger inputs: groups of hundreds to thousands of entity rows, so large groups get a
+ * bucket index and are radix-sorted, with 1 and 3 threads. */
 TEST(differential_random_large)
 {
     size_t failed = 0;
@@ -654,8 +654,8 @@ TEST(differential_random_large)
     CHECK_EQ_I64(failed, 0);
 }
 
-/* One huge group, shuffled source, created mostly in the future: the filter must skip long
- * runs of rows through the minima tree. */
+/* One large group (entityless), shuffled source, created mostly after most entity
+ * times: under the filter most rows become visible late, far from their event ts. */
 TEST(filter_skips_long_runs)
 {
     rng r = {42};
@@ -665,8 +665,8 @@ TEST(filter_skips_long_runs)
     for (size_t j = 0; j < n_f; j++) {
         int64_t e = (int64_t)rng_below(&r, 100000);
         ldr_col_append_i64(ft, e);
-        /* Failing rows get created = the last entity T (not later: rows created after
-         * every T are dropped before the join and would not reach the tree). */
+        /* Late rows get created = the last entity T (not later: rows created after
+         * every T are dropped before the join's main pass). */
         ldr_col_append_i64(fc, rng_below(&r, 50) == 0 ? e : 120000);
     }
     ldr_col *et = ldr_col_new(LDR_TYPE_UNIX_TIMESTAMP, n_e);
@@ -686,9 +686,9 @@ TEST(filter_skips_long_runs)
     ldr_col_free(et);
 }
 
-/* Rows passing the created filter are rare (0.3%) and groups start at unaligned offsets,
- * so answers sit anywhere in a window: left of, inside, or right of the tree's full
- * blocks. */
+/* Rows passing the created filter early are rare (0.3%), so the answer for most entity
+ * rows is a row far back in time, in groups of thousands of entity rows, with ttls
+ * from 3 to 9000. */
 TEST(filter_rare_passes_any_position)
 {
     rng r = {4242};

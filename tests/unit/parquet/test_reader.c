@@ -24,7 +24,20 @@
 
 /* ---- a Thrift compact-protocol writer ----------------------------------------------------- */
 
-enum { T_TRUE = 1, T_FALSE, T_I8, T_I16, T_I32, T_I64, T_DOUBLE, T_BIN, T_LIST, T_SET, T_MAP, T_STRUCT };
+enum {
+    T_TRUE = 1,
+    T_FALSE,
+    T_I8,
+    T_I16,
+    T_I32,
+    T_I64,
+    T_DOUBLE,
+    T_BIN,
+    T_LIST,
+    T_SET,
+    T_MAP,
+    T_STRUCT
+};
 
 typedef struct tw {
     ldr_buf *b;
@@ -274,8 +287,8 @@ typedef struct tel {
     int children;  /* groups */
     int converted; /* -1 none */
     int type_length;
-    int logical;   /* LogicalType member id, 0 none */
-    int p1, p2;    /* DECIMAL scale/precision; TIMESTAMP utc/unit(1..3); INT width/signed */
+    int logical; /* LogicalType member id, 0 none */
+    int p1, p2;  /* DECIMAL scale/precision; TIMESTAMP utc/unit(1..3); INT width/signed */
 } tel;
 
 static void write_logical(tw *w, const tel *e)
@@ -483,16 +496,15 @@ static const char *cell(const ldr_batch *b, size_t c, size_t i, char *buf, size_
 }
 
 /* Checks a whole column against "v1|v2|..." (cells in text form, null as "null"). */
-#define CHECK_COL(b, c, expected)                                                  \
-    do {                                                                           \
-        char got_[4096] = "", one_[512];                                           \
-        for (size_t i_ = 0; i_ < (b)->n_rows; i_++) {                              \
-            if (i_)                                                                \
-                strncat(got_, "|", sizeof got_ - strlen(got_) - 1);                \
-            strncat(got_, cell((b), (c), i_, one_, sizeof one_),                   \
-                    sizeof got_ - strlen(got_) - 1);                               \
-        }                                                                          \
-        CHECK_EQ_STR(got_, (expected));                                            \
+#define CHECK_COL(b, c, expected)                                                                 \
+    do {                                                                                          \
+        char got_[4096] = "", one_[512];                                                          \
+        for (size_t i_ = 0; i_ < (b)->n_rows; i_++) {                                             \
+            if (i_)                                                                               \
+                strncat(got_, "|", sizeof got_ - strlen(got_) - 1);                               \
+            strncat(got_, cell((b), (c), i_, one_, sizeof one_), sizeof got_ - strlen(got_) - 1); \
+        }                                                                                         \
+        CHECK_EQ_STR(got_, (expected));                                                           \
     } while (0)
 
 /* ---- the reference's minimal file ----------------------------------------------------------- */
@@ -599,8 +611,12 @@ static void file_optional_i64(ldr_buf *f, int codec)
 
 TEST(optional_values_and_codecs)
 {
-    static const int codecs[] = {0, LDR__PQ_CODEC_SNAPPY, LDR__PQ_CODEC_GZIP, LDR__PQ_CODEC_ZSTD,
-                                 LDR__PQ_CODEC_LZ4_RAW, LDR__PQ_CODEC_BROTLI};
+    static const int codecs[] = {0,
+                                 LDR__PQ_CODEC_SNAPPY,
+                                 LDR__PQ_CODEC_GZIP,
+                                 LDR__PQ_CODEC_ZSTD,
+                                 LDR__PQ_CODEC_LZ4_RAW,
+                                 LDR__PQ_CODEC_BROTLI};
     for (size_t i = 0; i < LDR_ARRAY_LEN(codecs); i++) {
         ldr_buf f;
         ldr_buf_init(&f, 1 << 24);
@@ -690,8 +706,8 @@ TEST(dictionary_pages)
                     ldr_buf_fini(&f);
                     continue;
                 }
-                const char *want = opt ? (fb ? "b|null|a|b|zz|" : "b|null|a|b")
-                                       : (fb ? "b|a|a|b|zz|" : "b|a|a|b");
+                const char *want =
+                    opt ? (fb ? "b|null|a|b|zz|" : "b|null|a|b") : (fb ? "b|a|a|b|zz|" : "b|a|a|b");
                 CHECK_COL(b, 0, want);
                 /* keep_dict leaves a dictionary column only when every page is one */
                 CHECK((b->cols[0]->dict != NULL) == (keep && !fb));
@@ -854,42 +870,79 @@ TEST(legacy_and_bare_lists)
 TEST(conversions)
 {
     static const tel els[] = {
-        {"schema", -1, -1, 11, -1, 0, 0, 0, 0},
-        {"date", PT_I32, REQ, 0, 6, 0, 0, 0, 0},
-        {"ts_ms", PT_I64, REQ, 0, -1, 0, 8, 1, 1},
-        {"ts_ns", PT_I64, REQ, 0, -1, 0, 8, 0, 3},
-        {"i96", PT_I96, REQ, 0, -1, 0, 0, 0, 0},
-        {"dec32", PT_I32, REQ, 0, 5, 0, 0, 2, 9},
-        {"dec64", PT_I64, REQ, 0, -1, 0, 5, 3, 18},
-        {"decfl", PT_FLBA, REQ, 0, 5, 3, 0, 1, 5},
-        {"decba", PT_BA, REQ, 0, -1, 0, 5, 2, 30},
-        {"u32", PT_I32, REQ, 0, 13, 0, 0, 0, 0},
-        {"i8", PT_I32, REQ, 0, -1, 0, 10, 8, 1},
-        {"f16", PT_FLBA, REQ, 0, -1, 2, 15, 0, 0},
+        {"schema", -1, -1, 12, -1, 0, 0, 0, 0},     {"date", PT_I32, REQ, 0, 6, 0, 0, 0, 0},
+        {"ts_ms", PT_I64, REQ, 0, -1, 0, 8, 1, 1},  {"ts_ns", PT_I64, REQ, 0, -1, 0, 8, 0, 3},
+        {"i96", PT_I96, REQ, 0, -1, 0, 0, 0, 0},    {"dec32", PT_I32, REQ, 0, 5, 0, 0, 2, 9},
+        {"dec64", PT_I64, REQ, 0, -1, 0, 5, 3, 18}, {"decfl", PT_FLBA, REQ, 0, 5, 3, 0, 1, 5},
+        {"decba", PT_BA, REQ, 0, -1, 0, 5, 2, 30},  {"u32", PT_I32, REQ, 0, 13, 0, 0, 0, 0},
+        {"i8", PT_I32, REQ, 0, -1, 0, 10, 8, 1},    {"f16", PT_FLBA, REQ, 0, -1, 2, 15, 0, 0},
+        {"t_ms", PT_I32, REQ, 0, 7, 0, 0, 0, 0},
     };
-    static const int types[] = {PT_I32, PT_I64, PT_I64, PT_I96, PT_I32, PT_I64,
-                                PT_FLBA, PT_BA, PT_I32, PT_I32, PT_FLBA};
+    static const int types[] = {PT_I32,  PT_I64, PT_I64, PT_I96, PT_I32,  PT_I64,
+                                PT_FLBA, PT_BA,  PT_I32, PT_I32, PT_FLBA, PT_I32};
     static const char *const names[] = {"date",  "ts_ms", "ts_ns", "i96", "dec32", "dec64",
-                                        "decfl", "decba", "u32",   "i8",  "f16"};
-    tchunk c[11];
+                                        "decfl", "decba", "u32",   "i8",  "f16",   "t_ms"};
+    tchunk c[12];
     ldr_buf body;
     ldr_buf_init(&body, 1 << 20);
-    for (size_t i = 0; i < 11; i++) {
+    for (size_t i = 0; i < 12; i++) {
         chunk_init(&c[i], names[i], types[i], 2);
         ldr_buf_reset(&body);
         switch (i) {
-        case 0: { int32_t v[] = {19723, -1}; put(&body, v, sizeof v); break; }
-        case 1: { int64_t v[] = {1704067200123, -1}; put(&body, v, sizeof v); break; }
-        case 2: { int64_t v[] = {1704067200123456789, -1}; put(&body, v, sizeof v); break; }
-        case 3: put(&body, "\x00\x2a\x1e\xd9\x63\x43\x00\x00\x97\x8a\x25\x00"
-                           "\x00\x00\x00\x00\x00\x00\x00\x00\x8c\x3d\x25\x00", 24); break;
-        case 4: { int32_t v[] = {12345, -5}; put(&body, v, sizeof v); break; }
-        case 5: { int64_t v[] = {-1234567, 1}; put(&body, v, sizeof v); break; }
-        case 6: put(&body, "\x00\x30\x39\xff\xff\xff", 6); break;
-        case 7: break; /* below */
-        case 8: { uint32_t v[] = {4294967295u, 7}; put(&body, v, sizeof v); break; }
-        case 9: { int32_t v[] = {-128, 127}; put(&body, v, sizeof v); break; }
-        case 10: put(&body, "\x00\x3c\x00\xc0", 4); break;
+        case 0: {
+            int32_t v[] = {19723, -1};
+            put(&body, v, sizeof v);
+            break;
+        }
+        case 1: {
+            int64_t v[] = {1704067200123, -1};
+            put(&body, v, sizeof v);
+            break;
+        }
+        case 2: {
+            int64_t v[] = {1704067200123456789, -1};
+            put(&body, v, sizeof v);
+            break;
+        }
+        case 3:
+            put(&body,
+                "\x00\x2a\x1e\xd9\x63\x43\x00\x00\x97\x8a\x25\x00"
+                "\x00\x00\x00\x00\x00\x00\x00\x00\x8c\x3d\x25\x00",
+                24);
+            break;
+        case 4: {
+            int32_t v[] = {12345, -5};
+            put(&body, v, sizeof v);
+            break;
+        }
+        case 5: {
+            int64_t v[] = {-1234567, 1};
+            put(&body, v, sizeof v);
+            break;
+        }
+        case 6:
+            put(&body, "\x00\x30\x39\xff\xff\xff", 6);
+            break;
+        case 7:
+            break; /* below */
+        case 8: {
+            uint32_t v[] = {4294967295u, 7};
+            put(&body, v, sizeof v);
+            break;
+        }
+        case 9: {
+            int32_t v[] = {-128, 127};
+            put(&body, v, sizeof v);
+            break;
+        }
+        case 10:
+            put(&body, "\x00\x3c\x00\xc0", 4);
+            break;
+        case 11: {
+            int32_t v[] = {1000, 86399999};
+            put(&body, v, sizeof v);
+            break;
+        }
         }
         if (i == 7) { /* the first value: 0x01 then 12 zero bytes and 5 = 2^96 + 5 */
             ldr_buf_reset(&body);
@@ -903,7 +956,7 @@ TEST(conversions)
     int64_t rows = 2;
     ldr_buf f;
     ldr_buf_init(&f, 1 << 24);
-    build_file(&f, els, 12, c, 1, 11, &rows);
+    build_file(&f, els, 13, c, 1, 12, &rows);
     ldr_err err;
     ldr_batch *b = read_all(&f, &err);
     CHECK(b != NULL);
@@ -922,13 +975,15 @@ TEST(conversions)
         CHECK(b->cols[9]->type == LDR_TYPE_INT32);
         CHECK_COL(b, 10, "1.0|-2.0");
         CHECK(b->cols[10]->type == LDR_TYPE_FLOAT32);
+        CHECK_COL(b, 11, "1000000|86399999000"); /* TIME: microseconds since midnight */
+        CHECK(b->cols[11]->type == LDR_TYPE_INT64);
     } else {
         printf("# %s\n", err.msg);
     }
     ldr_batch_free(b);
     ldr_buf_fini(&f);
     ldr_buf_fini(&body);
-    chunks_fini(c, 11);
+    chunks_fini(c, 12);
 }
 
 TEST(uint64_above_int64_fails)
@@ -961,18 +1016,13 @@ TEST(uint64_above_int64_fails)
 
 TEST(unsupported_columns_leave_others_readable)
 {
-    static const tel els[] = {{"schema", -1, -1, 4, -1, 0, 0, 0, 0},
-                              {"st", -1, OPT, 1, -1, 0, 0, 0, 0},
-                              {"a", PT_I32, OPT, 0, -1, 0, 0, 0, 0},
-                              {"m", -1, OPT, 1, 1, 0, 0, 0, 0},
-                              {"key_value", -1, REP, 1, -1, 0, 0, 0, 0},
-                              {"key", PT_I32, REQ, 0, -1, 0, 0, 0, 0},
-                              {"nl", -1, OPT, 1, 3, 0, 0, 0, 0},
-                              {"list", -1, REP, 1, -1, 0, 0, 0, 0},
-                              {"element", -1, OPT, 1, 3, 0, 0, 0, 0},
-                              {"list", -1, REP, 1, -1, 0, 0, 0, 0},
-                              {"element", PT_I32, OPT, 0, -1, 0, 0, 0, 0},
-                              {"ok", PT_I32, REQ, 0, -1, 0, 0, 0, 0}};
+    static const tel els[] = {
+        {"schema", -1, -1, 4, -1, 0, 0, 0, 0},       {"st", -1, OPT, 1, -1, 0, 0, 0, 0},
+        {"a", PT_I32, OPT, 0, -1, 0, 0, 0, 0},       {"m", -1, OPT, 1, 1, 0, 0, 0, 0},
+        {"key_value", -1, REP, 1, -1, 0, 0, 0, 0},   {"key", PT_I32, REQ, 0, -1, 0, 0, 0, 0},
+        {"nl", -1, OPT, 1, 3, 0, 0, 0, 0},           {"list", -1, REP, 1, -1, 0, 0, 0, 0},
+        {"element", -1, OPT, 1, 3, 0, 0, 0, 0},      {"list", -1, REP, 1, -1, 0, 0, 0, 0},
+        {"element", PT_I32, OPT, 0, -1, 0, 0, 0, 0}, {"ok", PT_I32, REQ, 0, -1, 0, 0, 0, 0}};
     tchunk c[4];
     const char *paths[] = {"st.a", "m.key_value.key", "nl.list.element.list.element", "ok"};
     ldr_buf body;
@@ -1195,6 +1245,18 @@ TEST(threads_and_projection)
         CHECK_EQ_I64(ldr_col_i64(one->cols[2], 89), 89000000);
         CHECK(one->cols[2]->type == LDR_TYPE_UNIX_TIMESTAMP);
     }
+    /* One thread with keep_dict: column units merging per-row-group dictionaries. */
+    ldr_batch *dict1 = NULL;
+    o.threads = 1;
+    CHECK_OK(ldr_pq_read(r, &o, &dict1, &err), err);
+    if (one && dict1) {
+        CHECK(dict1->cols[0]->dict != NULL && dict1->cols[0]->dict->n == 18);
+        for (size_t c = 0; c < 3; c++)
+            for (size_t i = 0; i < 90; i++)
+                if (!ldr_col_eq(one->cols[c], i, dict1->cols[c], i))
+                    HARNESS_FAIL("keep_dict: column %zu row %zu differs", c, i);
+    }
+    ldr_batch_free(dict1);
     ldr_batch_free(one);
     ldr_batch_free(many);
     ldr_pq_reader_close(r);
@@ -1229,15 +1291,15 @@ static void file_raw_page(ldr_buf *f, const ldr_buf *page, int64_t nv, int64_t r
     chunks_fini(&c, 1);
 }
 
-#define CHECK_CORRUPT(f, code, fragment)                                   \
-    do {                                                                   \
-        ldr_err e_;                                                        \
-        ldr_code rc_ = try_read((f), &e_);                                 \
-        if (rc_ != (code))                                                 \
+#define CHECK_CORRUPT(f, code, fragment)                                        \
+    do {                                                                        \
+        ldr_err e_;                                                             \
+        ldr_code rc_ = try_read((f), &e_);                                      \
+        if (rc_ != (code))                                                      \
             HARNESS_FAIL("expected code %d, got %d: %s", (int)(code), (int)rc_, \
-                         rc_ ? e_.msg : "");                               \
-        else                                                               \
-            CHECK_CONTAINS(e_.msg, (fragment));                            \
+                         rc_ ? e_.msg : "");                                    \
+        else                                                                    \
+            CHECK_CONTAINS(e_.msg, (fragment));                                 \
     } while (0)
 
 TEST(hostile_frames)
@@ -1381,7 +1443,8 @@ TEST(hostile_pages)
     put(&page, body.ptr, body.len);
     ldr_buf_reset(&f);
     file_raw_page(&f, &page, 3, 3, 0);
-    CHECK_CORRUPT(&f, LDR_ECORRUPT, "t.parquet: column x, row group 0: page at byte 4: page CRC mismatch");
+    CHECK_CORRUPT(&f, LDR_ECORRUPT,
+                  "t.parquet: column x, row group 0: page at byte 4: page CRC mismatch");
 
     /* A page header missing required fields. */
     ldr_buf_reset(&page);
