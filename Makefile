@@ -102,6 +102,12 @@ deps:
 	$$apt update && $$install
 	@# Reference readers for the tests (DuckDB, hyparquet): tests/oracle/node_modules, pinned
 	@# by package-lock.json; skipped when it is already installed at the locked versions.
+	@if ! command -v npm >/dev/null; then \
+		echo "deps: npm not found: installing Debian's nodejs and npm"; \
+		apt-get install -y --no-install-recommends nodejs npm \
+			|| (apt-get update && apt-get install -y --no-install-recommends nodejs npm) \
+			|| echo "deps: could not install npm; oracle tests will skip"; \
+	fi
 	@if ! command -v npm >/dev/null; then echo "deps: npm not found; oracle tests will skip"; \
 	elif [ tests/oracle/node_modules/.package-lock.json -nt tests/oracle/package-lock.json ]; then \
 		echo "deps: tests/oracle up to date"; \

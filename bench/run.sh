@@ -6,3 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC2086
 python3 bench/pit/run.py ${BENCH_ARGS:-}
+python3 bench/scan/run.py
