@@ -1075,6 +1075,8 @@ static ldr_code decode_chunk_pages(chunk_dec *d, ldr_err *err)
     d->max_entries = budget > INT64_MAX ? INT64_MAX : (int64_t)budget;
     if (rc == LDR_OK)
         rc = read_pages(d, d->r->data + start, len, start, err);
+    if (rc == LDR_OK && d->r->mapped)
+        ldr__pq_source_release(d->r->data + start, len);
     if (rc != LDR_OK)
         return rc;
     if (d->in_list)

@@ -249,5 +249,8 @@ const char *ldr__pq_encoding_name(int32_t enc);
 LDR_MUST_USE ldr_code ldr__pq_source_map(const char *path, const uint8_t **out_data,
                                          size_t *out_len, ldr_err *err);
 void ldr__pq_source_unmap(const uint8_t *data, size_t len);
+/** Releases the mapped pages wholly inside [p, p + len) once decoded (madvise DONTNEED);
+ * only for readers whose data is our own mapping. */
+void ldr__pq_source_release(const uint8_t *p, size_t len);
 
 #endif /* LDR_PARQUET_READER_INT_H */

@@ -60,3 +60,18 @@ void ldr__pq_source_unmap(const uint8_t *data, size_t len)
     if (data && len)
         munmap((void *)(uintptr_t)data, len);
 }
+
+void ldr__pq_source_release(const uint8_t *p, size_t len)
+{
+    /* Drop the whole pages inside [p, p + len) from this process's resident set: decoded
+     * columns own copies of every byte, and the page cache keeps the file for re-reads,
+     * so a scan's RSS is its decoded data rather than decoded data plus the file. */
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || !p || len == 0)
+        return;
+    uintptr_t mask = (uintptr_t)page - 1;
+    uintptr_t begin = ((uintptr_t)p + mask) & ~mask;
+    uintptr_t end = ((uintptr_t)p + len) & ~mask;
+    if (end > begin)
+        (void)madvise((void *)begin, end - begin, MADV_DONTNEED);
+}
