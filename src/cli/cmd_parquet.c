@@ -273,9 +273,37 @@ typedef struct scan_job {
     ldr_code rc;
 } scan_job;
 
+/* Sums a plain fixed-width column with one tight loop per type (the common case). */
+#define SUM_FIXED(ctype, conv)                    \
+    do {                                          \
+        const ctype *v = c->data;                 \
+        for (size_t i = 0; i < c->n; i++)         \
+            if (!c->valid || ldr_col_valid(c, i)) \
+                s += conv(v[i]);                  \
+        *sum = s;                                 \
+        *count = c->n - c->null_count;            \
+        return;                                   \
+    } while (0)
+#define AS_DOUBLE(x) ((double)(x))
+
 static void scan_col(const ldr_col *c, double *sum, uint64_t *count)
 {
     double s = 0;
+    if (!c->dict) {
+        switch (c->type) {
+        case LDR_TYPE_FLOAT64:
+            SUM_FIXED(double, AS_DOUBLE);
+        case LDR_TYPE_FLOAT32:
+            SUM_FIXED(float, AS_DOUBLE);
+        case LDR_TYPE_INT64:
+        case LDR_TYPE_UNIX_TIMESTAMP:
+            SUM_FIXED(int64_t, AS_DOUBLE);
+        case LDR_TYPE_INT32:
+            SUM_FIXED(int32_t, AS_DOUBLE);
+        default:
+            break;
+        }
+    }
     uint64_t k = 0;
     for (size_t i = 0; i < c->n; i++) {
         if (!ldr_col_valid(c, i))

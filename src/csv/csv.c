@@ -521,33 +521,6 @@ static ldr_code plan_columns(csv_reader *r, const ldr_map *by_name, ldr_err *err
 
 /* ---- rows ----------------------------------------------------------------------------------- */
 
-static void append_scalar(ldr_col *c, const ldr_value *v)
-{
-    switch (c->type) {
-    case LDR_TYPE_INT32:
-        ldr_col_append_i32(c, v->u.i32);
-        break;
-    case LDR_TYPE_INT64:
-        ldr_col_append_i64(c, v->u.i64);
-        break;
-    case LDR_TYPE_UNIX_TIMESTAMP:
-        ldr_col_append_i64(c, v->u.ts);
-        break;
-    case LDR_TYPE_FLOAT32:
-        ldr_col_append_f32(c, v->u.f32);
-        break;
-    case LDR_TYPE_FLOAT64:
-        ldr_col_append_f64(c, v->u.f64);
-        break;
-    case LDR_TYPE_BOOL:
-        ldr_col_append_bool(c, v->u.b);
-        break;
-    default:
-        ldr_col_append_value(c, v); /* lists */
-        break;
-    }
-}
-
 /* Converts the text of a non-string value (trimmed; empty = null) and appends it. */
 static ldr_code append_converted(csv_reader *r, ldr_col *c, const char *s, size_t len, ldr_err *err)
 {
@@ -560,7 +533,7 @@ static ldr_code append_converted(csv_reader *r, ldr_col *c, const char *s, size_
     ldr_code rc = ldr_value_from_text(c->type, s, len, &r->values, &v, err);
     if (rc != LDR_OK)
         return rc;
-    append_scalar(c, &v);
+    ldr_col_append_value(c, &v);
     if (r->values.total > LIST_ARENA_RESET) {
         ldr_arena_fini(&r->values);
         ldr_arena_init(&r->values, 0);
