@@ -305,10 +305,10 @@ typedef struct ldr_hist_opts {
     const char *entities_path;   /**< entity rows (.csv or .parquet); NULL: non-entity mode */
     const char *const *features; /**< "view:feature" references ... */
     size_t n_features;
-    const char *feature_service; /**< ... or a feature service name */
-    bool full_feature_names;     /**< name columns "<view or alias>__<feature>" */
+    const char *feature_service;      /**< ... or a feature service name */
+    bool full_feature_names;          /**< name columns "<view or alias>__<feature>" */
     bool filter_by_created_timestamp; /**< ignore rows created after the entity time */
-    ldr_ts start_date;           /**< non-entity mode: source rows with start <= ts <= end */
+    ldr_ts start_date;                /**< non-entity mode: source rows with start <= ts <= end */
     ldr_ts end_date;
     int threads; /**< <= 0: one per core */
 } ldr_hist_opts;

@@ -44,8 +44,8 @@ ldr_code ldr_store_get_historical_features(ldr_store *st, const ldr_hist_opts *o
         .threads = opts->threads,
     };
     ldr_batch *b = NULL;
-    ldr_code rc = ldr_offline_historical(ldr__store_config(st), ldr__snapshot_defs(snap), &req,
-                                         &b, err);
+    ldr_code rc =
+        ldr_offline_historical(ldr__store_config(st), ldr__snapshot_defs(snap), &req, &b, err);
     ldr_snapshot_unref(snap);
     if (rc != LDR_OK)
         return rc;

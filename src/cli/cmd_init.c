@@ -197,8 +197,8 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error("init", "unexpected argument '%s'", argv[optind + 1]);
     const char *dir = optind < argc ? argv[optind] : "larder_demo";
     if (!force && !dir_is_empty(dir)) {
-        fprintf(stderr, "larder: error: %s exists and is not empty (use --force to write into it)\n",
-                dir);
+        fprintf(stderr,
+                "larder: error: %s exists and is not empty (use --force to write into it)\n", dir);
         return CLI_FAIL;
     }
     char data[4096];

@@ -36,17 +36,7 @@ int cmd_get_historical_features(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, hist_help))
         return CLI_OK;
-    enum {
-        O_ENT = 256,
-        O_FEAT,
-        O_SVC,
-        O_FULL,
-        O_FILTER,
-        O_OUT,
-        O_START,
-        O_END,
-        O_THREADS
-    };
+    enum { O_ENT = 256, O_FEAT, O_SVC, O_FULL, O_FILTER, O_OUT, O_START, O_END, O_THREADS };
     static const struct option opts[] = {
         {"entities", required_argument, NULL, O_ENT},
         {"features", required_argument, NULL, O_FEAT},
@@ -89,8 +79,7 @@ int cmd_get_historical_features(cli_ctx *ctx, int argc, char **argv)
             break;
         case O_START:
         case O_END:
-            if (cli_parse_time(optarg, c == O_START ? &o.start_date : &o.end_date, &err) !=
-                LDR_OK)
+            if (cli_parse_time(optarg, c == O_START ? &o.start_date : &o.end_date, &err) != LDR_OK)
                 code = cli_usage_error(cmd, "%s", err.msg);
             break;
         case O_THREADS: {

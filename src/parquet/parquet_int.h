@@ -72,8 +72,7 @@ LDR_MUST_USE ldr_code ldr__pq_compress(int codec, const uint8_t *src, size_t len
  * bit-packed group may be padded past n.
  */
 LDR_MUST_USE ldr_code ldr__pq_rle_decode(const uint8_t *p, size_t len, unsigned bit_width,
-                                         uint32_t *out, size_t n, size_t *consumed,
-                                         ldr_err *err);
+                                         uint32_t *out, size_t n, size_t *consumed, ldr_err *err);
 /** Appends the hybrid encoding of v[0..n) (no length prefix). */
 LDR_MUST_USE ldr_code ldr__pq_rle_encode(const uint32_t *v, size_t n, unsigned bit_width,
                                          ldr_buf *out, ldr_err *err);
@@ -87,8 +86,7 @@ LDR_MUST_USE ldr_code ldr__pq_bitpacked_decode(const uint8_t *p, size_t len, uns
  * two's-complement arithmetic requires). */
 LDR_MUST_USE ldr_code ldr__pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t n,
                                            size_t *consumed, ldr_err *err);
-LDR_MUST_USE ldr_code ldr__pq_delta_encode(const int64_t *v, size_t n, ldr_buf *out,
-                                           ldr_err *err);
+LDR_MUST_USE ldr_code ldr__pq_delta_encode(const int64_t *v, size_t n, ldr_buf *out, ldr_err *err);
 
 /** DELTA_LENGTH_BYTE_ARRAY: appends n values to a String/Bytes column (no nulls: the
  * caller places nulls). */
@@ -96,12 +94,10 @@ LDR_MUST_USE ldr_code ldr__pq_delta_length_decode(const uint8_t *p, size_t len, 
                                                   ldr_col *out, size_t *consumed, ldr_err *err);
 /** DELTA_BYTE_ARRAY (front coding): appends n values to a String/Bytes column. */
 LDR_MUST_USE ldr_code ldr__pq_delta_byte_array_decode(const uint8_t *p, size_t len, size_t n,
-                                                      ldr_col *out, size_t *consumed,
-                                                      ldr_err *err);
+                                                      ldr_col *out, size_t *consumed, ldr_err *err);
 /** BYTE_STREAM_SPLIT: n values of `width` bytes each into out (n * width bytes). */
-LDR_MUST_USE ldr_code ldr__pq_byte_stream_split_decode(const uint8_t *p, size_t len,
-                                                       size_t width, size_t n, uint8_t *out,
-                                                       ldr_err *err);
+LDR_MUST_USE ldr_code ldr__pq_byte_stream_split_decode(const uint8_t *p, size_t len, size_t width,
+                                                       size_t n, uint8_t *out, ldr_err *err);
 
 /** CRC-32 (the zlib/IEEE polynomial) used by page checksums. */
 uint32_t ldr__pq_crc32(const uint8_t *p, size_t len);
