@@ -623,6 +623,14 @@ static ldr_code build_entities(const ldr_defs *defs, const plan *p, view_data *v
 
 /* ---- entry point -------------------------------------------------------------------------- */
 
+/* Logs a phase's duration at info level (`--log-level info`) and restarts the clock. */
+static void phase(const char *what, ldr_ts *t0)
+{
+    ldr_ts now = ldr_ts_now();
+    ldr_log(LDR_LOG_INFO, "historical: %s in %.3f s", what, (double)(now - *t0) / 1e6);
+    *t0 = now;
+}
+
 ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
                                 const ldr_hist_request *req, ldr_batch **out, ldr_err *err)
 {
@@ -634,6 +642,7 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
     ldr_col **taken = NULL;
     int64_t **proj_rows = NULL;
     const char *ent_path = req->entities_path ? req->entities_path : "(entity rows)";
+    ldr_ts t0 = ldr_ts_now();
     ldr_code rc = resolve(defs, req, &p, err);
     if (rc != LDR_OK)
         goto out;
@@ -679,6 +688,8 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
             goto out;
     }
 
+    if (ent)
+        phase("entity file read", &t0);
     /* Sources: each view read once. */
     vd = ldr_xcalloc(p.n_projs, sizeof *vd);
     int ts_i = -1;
@@ -725,6 +736,7 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
         ts_i = ldr_batch_find(ent, "event_timestamp");
     }
 
+    phase("join keys and timestamps read", &t0);
     proj_rows = ldr_xcalloc(p.n_projs, sizeof *proj_rows);
     for (size_t i = 0; i < p.n_projs && rc == LDR_OK; i++) {
         const view_data *src = NULL;
@@ -736,6 +748,8 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
         rc = join_projection(defs, &p, i, ent, ent_path, ent->cols[ts_i], src->batch,
                              req->filter_by_created, req->threads, proj_rows[i], err);
     }
+    if (rc == LDR_OK)
+        phase("point-in-time joins", &t0);
     for (size_t k = 0; k < n_vd && rc == LDR_OK; k++) {
         /* The keys are no longer needed: free them before reading feature values. */
         ldr_batch_free(vd[k].batch);
@@ -744,6 +758,7 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
     }
     if (rc != LDR_OK)
         goto out;
+    phase("feature values gathered", &t0);
     for (size_t i = 0; i < p.n_cols; i++) {
         if (ldr_batch_find(ent, p.cols[i].name) >= 0) {
             rc = ldr_err_setf(err, LDR_EINVAL,
