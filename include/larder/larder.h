@@ -311,6 +311,11 @@ typedef struct ldr_hist_opts {
     ldr_ts start_date;                /**< non-entity mode: source rows with start <= ts <= end */
     ldr_ts end_date;
     int threads; /**< <= 0: one per core */
+    /** Bytes the retrieval should stay within (0: no limit). Views whose join keys would
+     * not fit are partitioned by key hash into temporary Parquet files and joined one
+     * partition at a time; the result is the same. Entity mode only. */
+    size_t memory_limit;
+    const char *spill_dir; /**< where spill files go; NULL: $TMPDIR, else /tmp */
 } ldr_hist_opts;
 
 /** Default options: no features, entity mode, threads = one per core. */

@@ -42,6 +42,8 @@ ldr_code ldr_store_get_historical_features(ldr_store *st, const ldr_hist_opts *o
         .start = opts->start_date,
         .end = opts->end_date,
         .threads = opts->threads,
+        .memory_limit = opts->memory_limit,
+        .spill_dir = opts->spill_dir,
     };
     ldr_batch *b = NULL;
     ldr_code rc =

@@ -53,6 +53,9 @@ json_t *cli_object_json(const ldr_regobj *o);
 /** Parses a time for the command line: RFC 3339 (see ldr_ts_parse), "now", or "now-2h" /
  * "now+1d" with a duration. */
 LDR_MUST_USE ldr_code cli_parse_time(const char *s, ldr_ts *out, ldr_err *err);
+/** Parses a byte size: a whole number with an optional binary suffix K, M, G or T (also
+ * KB/KiB...; case-insensitive), e.g. "512M", "4G", "1048576". Zero is invalid. */
+LDR_MUST_USE ldr_code cli_parse_size(const char *s, size_t *out, ldr_err *err);
 
 /* Commands. */
 int cmd_version(cli_ctx *ctx, int argc, char **argv);

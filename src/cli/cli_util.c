@@ -5,7 +5,10 @@
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 
 static const int exit_codes[LDR_CODE_COUNT] = {
@@ -131,5 +134,42 @@ ldr_code cli_parse_time(const char *s, ldr_ts *out, ldr_err *err)
     if (rc != LDR_OK)
         return rc;
     *out = s[3] == '-' ? now - d : now + d;
+    return LDR_OK;
+}
+
+ldr_code cli_parse_size(const char *s, size_t *out, ldr_err *err)
+{
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
+        return ldr_err_setf(err, LDR_EINVAL, "'%s' is not a size (expected e.g. 512M or 4G)", s);
+    unsigned long long v = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (ULLONG_MAX - 9) / 10)
+            return ldr_err_setf(err, LDR_EINVAL, "size '%s' is too large", s);
+        v = v * 10 + (unsigned long long)(*p - '0');
+    }
+    static const char units[] = "KMGT";
+    unsigned shift = 0;
+    if (*p) {
+        const char *u = strchr(units, toupper((unsigned char)*p));
+        if (!u)
+            return ldr_err_setf(err, LDR_EINVAL, "size '%s' has an unknown unit (use K, M, G or T)",
+                                s);
+        shift = 10u * (unsigned)(u - units + 1);
+        p++;
+        if (toupper((unsigned char)*p) == 'I')
+            p++;
+        if (toupper((unsigned char)*p) == 'B')
+            p++;
+    }
+    if (*p)
+        return ldr_err_setf(err, LDR_EINVAL, "'%s' is not a size (expected e.g. 512M or 4G)", s);
+    if (v == 0)
+        return ldr_err_setf(err, LDR_EINVAL, "size must be greater than zero");
+    if (shift && v > (SIZE_MAX >> shift))
+        return ldr_err_setf(err, LDR_EINVAL, "size '%s' is too large", s);
+    *out = (size_t)(v << shift);
+    if ((unsigned long long)*out != v << shift)
+        return ldr_err_setf(err, LDR_EINVAL, "size '%s' is too large", s);
     return LDR_OK;
 }

@@ -14,7 +14,7 @@ static const char hist_help[] =
     "           (--entities FILE | --start-date T1 --end-date T2)\n"
     "           (--features VIEW:FEATURE ... | --feature-service NAME)\n"
     "           [--full-feature-names] [--filter-by-created-timestamp] [--threads N]\n"
-    "           --output FILE\n\n"
+    "           [--memory-limit SIZE [--spill-dir DIR]] --output FILE\n\n"
     "For every row of the entity file (its join-key columns and an event_timestamp column,\n"
     "or its only timestamp column) and every requested view, join the source row with the\n"
     "greatest event timestamp in [T - ttl, T] (ties: greatest created timestamp, then last\n"
@@ -30,13 +30,30 @@ static const char hist_help[] =
     "  --full-feature-names        name columns VIEW__FEATURE (alias when projected)\n"
     "  --filter-by-created-timestamp  ignore source rows created after the entity time\n"
     "  --threads N                 worker threads (default: one per core)\n"
+    "  --memory-limit SIZE         keep the join's working set under SIZE (e.g. 512M, 4G):\n"
+    "                              views whose keys do not fit are partitioned by key hash\n"
+    "                              into temporary Parquet files and joined a part at a time\n"
+    "                              (same output; entity rows and output stay in memory)\n"
+    "  --spill-dir DIR             where those files go (default: $TMPDIR, else /tmp)\n"
     "  --output FILE               .csv, .parquet or .jsonl (written atomically)\n";
 
 int cmd_get_historical_features(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, hist_help))
         return CLI_OK;
-    enum { O_ENT = 256, O_FEAT, O_SVC, O_FULL, O_FILTER, O_OUT, O_START, O_END, O_THREADS };
+    enum {
+        O_ENT = 256,
+        O_FEAT,
+        O_SVC,
+        O_FULL,
+        O_FILTER,
+        O_OUT,
+        O_START,
+        O_END,
+        O_THREADS,
+        O_MEM,
+        O_SPILL
+    };
     static const struct option opts[] = {
         {"entities", required_argument, NULL, O_ENT},
         {"features", required_argument, NULL, O_FEAT},
@@ -47,6 +64,8 @@ int cmd_get_historical_features(cli_ctx *ctx, int argc, char **argv)
         {"start-date", required_argument, NULL, O_START},
         {"end-date", required_argument, NULL, O_END},
         {"threads", required_argument, NULL, O_THREADS},
+        {"memory-limit", required_argument, NULL, O_MEM},
+        {"spill-dir", required_argument, NULL, O_SPILL},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "get-historical-features";
@@ -90,6 +109,13 @@ int cmd_get_historical_features(cli_ctx *ctx, int argc, char **argv)
             o.threads = (int)n;
             break;
         }
+        case O_MEM:
+            if (cli_parse_size(optarg, &o.memory_limit, &err) != LDR_OK)
+                code = cli_usage_error(cmd, "--memory-limit: %s", err.msg);
+            break;
+        case O_SPILL:
+            o.spill_dir = optarg;
+            break;
         case ':':
             code = cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
             break;

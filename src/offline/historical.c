@@ -16,11 +16,15 @@
  */
 #include "offline/offline.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "join/join.h"
+
+/* Join keys plus two timestamps: more keys than this never spill. */
+#define LDR_SPILL_MAX_COLS 32
 
 typedef struct proj {
     const ldr_view *view;
@@ -255,7 +259,8 @@ typedef struct view_data {
     const ldr_view *view;
     ldr_offline_scan *scan;
     size_t *chunk_rows; /* rows of each chunk in batch */
-    ldr_batch *batch;   /* join keys, __ts, __created */
+    ldr_batch *batch;   /* join keys, __ts, __created; NULL when spilled */
+    ldr_spill *spill;   /* the same rows partitioned on disk, under a memory limit */
 } view_data;
 
 static void view_data_fini(view_data *vd)
@@ -263,11 +268,122 @@ static void view_data_fini(view_data *vd)
     ldr_offline_scan_close(vd->scan);
     ldr_free(vd->chunk_rows);
     ldr_batch_free(vd->batch);
+    ldr_spill_free(vd->spill);
+}
+
+/* Bytes a column holds (capacity, so what the allocator really gave). */
+static size_t col_bytes(const ldr_col *c)
+{
+    size_t n = c->cap;
+    size_t b = c->valid ? n / 8 + 1 : 0;
+    if (c->dict)
+        b += n * sizeof(int32_t) + col_bytes(c->dict);
+    else if (c->offsets)
+        b += (n + 1) * sizeof(int64_t) + c->bytes_cap;
+    else
+        b += n * ldr_type_width(c->type);
+    if (c->child)
+        b += col_bytes(c->child);
+    return b;
+}
+
+static size_t batch_bytes(const ldr_batch *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_cols; i++)
+        n += col_bytes(b->cols[i]);
+    return n;
+}
+
+/* Pass 1 under a memory budget: chunks are read one at a time, in source order; once the
+ * keys and timestamps read so far pass the budget, they and every later chunk go to
+ * hash-partitioned spill files instead (spill.c), which the join then takes one
+ * partition at a time. The number of partitions is estimated from the bytes per chunk so
+ * far, so that a partition fits in about half the budget. */
+static ldr_code load_view_bounded(view_data *vd, const char *const *cols, const ldr_type *types,
+                                  size_t nk, size_t budget, const char *spill_dir, ldr_err *err)
+{
+    size_t n_chunks = ldr_offline_scan_chunks(vd->scan);
+    ldr_batch *acc = NULL;
+    int64_t base = 0;
+    ldr_code rc = LDR_OK;
+    for (size_t c = 0; c < n_chunks && rc == LDR_OK; c++) {
+        ldr_batch *b = NULL;
+        rc = ldr_offline_scan_read(vd->scan, c, cols, types, nk, true, &b, err);
+        if (rc != LDR_OK)
+            break;
+        vd->chunk_rows[c] = b->n_rows;
+        int64_t chunk_base = base;
+        base += (int64_t)b->n_rows;
+        if (vd->spill) {
+            rc = ldr_spill_add(vd->spill, b, chunk_base, err);
+            ldr_batch_free(b);
+            continue;
+        }
+        if (!acc) {
+            acc = b;
+        } else {
+            rc = ldr_batch_append(acc, b, err);
+            ldr_batch_free(b);
+        }
+        size_t bytes = rc == LDR_OK ? batch_bytes(acc) : 0;
+        if (rc != LDR_OK || bytes <= budget || acc->n_rows == 0)
+            continue;
+        double est = (double)bytes * (double)n_chunks / (double)(c + 1);
+        double want = est / ((double)budget / 2.0) + 1.0;
+        double est_rows = (double)acc->n_rows * (double)n_chunks / (double)(c + 1);
+        if (want > est_rows / 8.0) /* no point in partitions of a handful of rows */
+            want = est_rows / 8.0;
+        unsigned parts = want > 256.0 ? 256u : want < 2.0 ? 2u : (unsigned)want;
+        size_t row_bytes = bytes / acc->n_rows + 1;
+        size_t buffer_rows = budget / 4 / parts / row_bytes;
+        if (buffer_rows < 1024)
+            buffer_rows = 1024;
+        /* Spill columns: the join keys first (what partitions), then the timestamps. */
+        const char *names[LDR_SPILL_MAX_COLS];
+        ldr_type stypes[LDR_SPILL_MAX_COLS];
+        size_t ns = 0;
+        for (size_t k = 0; k < nk; k++) {
+            names[ns] = cols[k];
+            stypes[ns++] = types[k];
+        }
+        names[ns] = LDR_OFFLINE_TS_COL;
+        stypes[ns++] = LDR_TYPE_UNIX_TIMESTAMP;
+        if (ldr_batch_find(acc, LDR_OFFLINE_CREATED_COL) >= 0) {
+            names[ns] = LDR_OFFLINE_CREATED_COL;
+            stypes[ns++] = LDR_TYPE_UNIX_TIMESTAMP;
+        }
+        vd->spill = ldr_spill_open(spill_dir, names, stypes, ns, nk, parts, buffer_rows, err);
+        if (!vd->spill) {
+            rc = err ? err->code : LDR_EIO;
+            break;
+        }
+        ldr_log(LDR_LOG_INFO,
+                "historical: feature view '%s': join keys pass the memory budget (%zu bytes) "
+                "after %zu of %zu chunks; spilling to %u partitions",
+                vd->view->name, budget, c + 1, n_chunks, parts);
+        rc = ldr_spill_add(vd->spill, acc, 0, err);
+        ldr_batch_free(acc);
+        acc = NULL;
+    }
+    if (rc == LDR_OK && vd->spill) {
+        rc = ldr_spill_finish(vd->spill, err);
+        ldr_log(LDR_LOG_INFO, "historical: feature view '%s': %zu rows spilled", vd->view->name,
+                ldr_spill_rows(vd->spill, UINT_MAX));
+    }
+    if (rc != LDR_OK) {
+        ldr_batch_free(acc);
+        return rc;
+    }
+    if (!vd->spill)
+        vd->batch = acc;
+    return LDR_OK;
 }
 
 /* Pass 1: the view's join keys and timestamps, row groups pruned to [lo - ttl, hi]. */
 static ldr_code load_view(const ldr_config *cfg, const ldr_defs *defs, const ldr_view *v, ldr_ts lo,
-                          ldr_ts hi, int threads, view_data *vd, ldr_err *err)
+                          ldr_ts hi, int threads, size_t budget, const char *spill_dir,
+                          view_data *vd, ldr_err *err)
 {
     vd->view = v;
     const ldr_source *src = view_source(defs, v, err);
@@ -292,8 +408,12 @@ static ldr_code load_view(const ldr_config *cfg, const ldr_defs *defs, const ldr
     }
     size_t n_chunks = ldr_offline_scan_chunks(vd->scan);
     vd->chunk_rows = ldr_xcalloc(n_chunks ? n_chunks : 1, sizeof *vd->chunk_rows);
-    ldr_code rc = ldr_offline_scan_read_all(vd->scan, cols, types, v->n_entities, threads,
-                                            &vd->batch, vd->chunk_rows, err);
+    ldr_code rc;
+    if (budget > 0 && v->n_entities > 0 && n_chunks > 0 && v->n_entities + 2 <= LDR_SPILL_MAX_COLS)
+        rc = load_view_bounded(vd, cols, types, v->n_entities, budget, spill_dir, err);
+    else
+        rc = ldr_offline_scan_read_all(vd->scan, cols, types, v->n_entities, threads, &vd->batch,
+                                       vd->chunk_rows, err);
     if (rc != LDR_OK)
         ldr_err_prefix(err, "feature view '%s': ", v->name);
     ldr_free(cols);
@@ -301,17 +421,96 @@ static ldr_code load_view(const ldr_config *cfg, const ldr_defs *defs, const ldr
     return rc;
 }
 
+/* The spilled join: the entity rows are split with the same partitioner as the source
+ * rows, and each partition joins against its spill file; answers are mapped back from
+ * positions in the partition to source positions, and scattered to the entity rows. */
+static ldr_code join_spilled(const ldr_pit_input *tmpl, const char *const *key_names, ldr_spill *sp,
+                             int threads, int64_t *rows, ldr_err *err)
+{
+    size_t n = tmpl->n_entity_rows, nk = tmpl->n_keys;
+    unsigned parts = ldr_spill_parts(sp);
+    uint32_t *part = ldr_xmalloc((n ? n : 1) * sizeof *part);
+    size_t *start = ldr_xcalloc((size_t)parts + 1, sizeof *start);
+    for (size_t r = 0; r < n; r++) {
+        part[r] = ldr_pit_partition_of(tmpl->entity_keys, nk, r, parts);
+        start[part[r] + 1]++;
+    }
+    for (unsigned q = 0; q < parts; q++)
+        start[q + 1] += start[q];
+    int64_t *order = ldr_xmalloc((n ? n : 1) * sizeof *order);
+    size_t *fill = ldr_xmalloc((size_t)parts * sizeof *fill);
+    memcpy(fill, start, (size_t)parts * sizeof *fill);
+    for (size_t r = 0; r < n; r++)
+        order[fill[part[r]]++] = (int64_t)r;
+    ldr_free(fill);
+    ldr_free(part);
+    const ldr_col **ek = ldr_xcalloc(nk + 1, sizeof *ek);
+    const ldr_col **fk = ldr_xcalloc(nk + 1, sizeof *fk);
+    ldr_col **owned = ldr_xcalloc(nk + 1, sizeof *owned);
+    ldr_code rc = LDR_OK;
+    for (unsigned q = 0; q < parts && rc == LDR_OK; q++) {
+        size_t m = start[q + 1] - start[q];
+        const int64_t *idx = order + start[q];
+        if (m == 0)
+            continue;
+        if (ldr_spill_rows(sp, q) == 0) {
+            for (size_t j = 0; j < m; j++)
+                rows[idx[j]] = -1;
+            continue;
+        }
+        ldr_batch *fb = NULL;
+        rc = ldr_spill_read(sp, q, threads, &fb, err);
+        if (rc != LDR_OK)
+            break;
+        for (size_t k = 0; k < nk; k++) {
+            owned[k] = ldr_col_take(tmpl->entity_keys[k], idx, m);
+            ek[k] = owned[k];
+            fk[k] = fb->cols[ldr_batch_find(fb, key_names[k])];
+        }
+        ldr_col *ets = ldr_col_take(tmpl->entity_ts, idx, m);
+        int cr = ldr_batch_find(fb, LDR_OFFLINE_CREATED_COL);
+        const ldr_col *pos = fb->cols[ldr_batch_find(fb, LDR_SPILL_ROW_COL)];
+        ldr_pit_input in = *tmpl;
+        in.entity_keys = ek;
+        in.entity_ts = ets;
+        in.n_entity_rows = m;
+        in.feature_keys = fk;
+        in.feature_ts = fb->cols[ldr_batch_find(fb, LDR_OFFLINE_TS_COL)];
+        in.created_ts = cr >= 0 ? fb->cols[cr] : NULL;
+        in.n_feature_rows = fb->n_rows;
+        int64_t *local = ldr_xmalloc(m * sizeof *local);
+        rc = ldr_pit_join(&in, threads, local, err);
+        for (size_t j = 0; rc == LDR_OK && j < m; j++)
+            rows[idx[j]] = local[j] < 0 ? -1 : ldr_col_i64(pos, (size_t)local[j]);
+        ldr_free(local);
+        ldr_col_free(ets);
+        for (size_t k = 0; k < nk; k++) {
+            ldr_col_free(owned[k]);
+            owned[k] = NULL;
+        }
+        ldr_batch_free(fb);
+    }
+    ldr_free(owned);
+    ldr_free(ek);
+    ldr_free(fk);
+    ldr_free(order);
+    ldr_free(start);
+    return rc;
+}
+
 /* Runs one projection's join: rows[i] = the winning source row of entity row i, or -1. */
 static ldr_code join_projection(const ldr_defs *defs, const plan *p, size_t pi,
                                 const ldr_batch *ent, const char *ent_path, const ldr_col *ent_ts,
-                                const ldr_batch *src, bool filter_created, int threads,
+                                const view_data *vd, bool filter_created, int threads,
                                 int64_t *rows, ldr_err *err)
 {
     const proj *pr = &p->projs[pi];
     const ldr_view *v = pr->view;
+    const ldr_batch *src = vd->batch;
     size_t nk = v->n_entities;
     const ldr_col **ekeys = ldr_xcalloc(nk ? nk : 1, sizeof *ekeys);
     const ldr_col **fkeys = ldr_xcalloc(nk ? nk : 1, sizeof *fkeys);
+    const char **key_names = ldr_xcalloc(nk ? nk : 1, sizeof *key_names);
     ldr_col **owned = ldr_xcalloc(nk ? nk : 1, sizeof *owned);
     ldr_code rc = LDR_OK;
     for (size_t k = 0; k < nk && rc == LDR_OK; k++) {
@@ -325,35 +524,42 @@ static ldr_code join_projection(const ldr_defs *defs, const plan *p, size_t pi,
                               ent_path, rcol, v->name);
             break;
         }
-        int fi = ldr_batch_find(src, e->join_key);
-        LDR_ASSERT(fi >= 0);
-        fkeys[k] = src->cols[fi];
-        if (ent->cols[ci]->type == fkeys[k]->type) {
+        key_names[k] = e->join_key;
+        ldr_type want = key_type(defs, v, e);
+        if (src) {
+            int fi = ldr_batch_find(src, e->join_key);
+            LDR_ASSERT(fi >= 0);
+            fkeys[k] = src->cols[fi];
+            LDR_ASSERT(fkeys[k]->type == want);
+        }
+        if (ent->cols[ci]->type == want) {
             ekeys[k] = ent->cols[ci];
         } else {
             char what[512];
             snprintf(what, sizeof what, "%s: column %s", ent_path, rcol);
-            owned[k] = ldr_offline_cast(ent->cols[ci], fkeys[k]->type, what, err);
+            owned[k] = ldr_offline_cast(ent->cols[ci], want, what, err);
             if (!owned[k])
                 rc = err ? err->code : LDR_EINVAL;
             ekeys[k] = owned[k];
         }
     }
-    if (rc == LDR_OK) {
+    ldr_pit_input in = {
+        .entity_keys = ekeys,
+        .entity_ts = ent_ts,
+        .n_entity_rows = ent->n_rows,
+        .n_keys = nk,
+        .ttl = v->ttl,
+        .filter_by_created = filter_created,
+    };
+    if (rc == LDR_OK && vd->spill) {
+        rc = join_spilled(&in, key_names, vd->spill, threads, rows, err);
+    } else if (rc == LDR_OK) {
         int ts = ldr_batch_find(src, LDR_OFFLINE_TS_COL);
         int cr = ldr_batch_find(src, LDR_OFFLINE_CREATED_COL);
-        ldr_pit_input in = {
-            .entity_keys = ekeys,
-            .entity_ts = ent_ts,
-            .n_entity_rows = ent->n_rows,
-            .feature_keys = fkeys,
-            .feature_ts = src->cols[ts],
-            .created_ts = cr >= 0 ? src->cols[cr] : NULL,
-            .n_feature_rows = src->n_rows,
-            .n_keys = nk,
-            .ttl = v->ttl,
-            .filter_by_created = filter_created,
-        };
+        in.feature_keys = fkeys;
+        in.feature_ts = src->cols[ts];
+        in.created_ts = cr >= 0 ? src->cols[cr] : NULL;
+        in.n_feature_rows = src->n_rows;
         rc = ldr_pit_join(&in, threads, rows, err);
     }
     for (size_t k = 0; k < nk; k++)
@@ -361,6 +567,7 @@ static ldr_code join_projection(const ldr_defs *defs, const plan *p, size_t pi,
     ldr_free(owned);
     ldr_free(ekeys);
     ldr_free(fkeys);
+    ldr_free(key_names);
     return rc;
 }
 
@@ -408,6 +615,52 @@ static ldr_code gather_chunk(void *ctx, size_t chunk, ldr_err *err)
     return LDR_OK;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The distinct winning source rows of a view's projections, sorted; *n_out of them. */
+static int64_t *sorted_winners(const plan *p, const ldr_view *v, int64_t *const *proj_rows,
+                               size_t n_ent, size_t *n_out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_projs; i++)
+        if (p->projs[i].view == v)
+            for (size_t r = 0; r < n_ent; r++)
+                n += proj_rows[i][r] >= 0;
+    int64_t *w = ldr_xcalloc(n + 1, sizeof *w);
+    n = 0;
+    for (size_t i = 0; i < p->n_projs; i++)
+        if (p->projs[i].view == v)
+            for (size_t r = 0; r < n_ent; r++)
+                if (proj_rows[i][r] >= 0)
+                    w[n++] = proj_rows[i][r];
+    qsort(w, n, sizeof *w, cmp_i64);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || w[u - 1] != w[i])
+            w[u++] = w[i];
+    *n_out = u;
+    return w;
+}
+
+/* Index of x in the sorted array a (x is present). */
+static int64_t position_in(const int64_t *a, size_t n, int64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    LDR_ASSERT(lo < n && a[lo] == x);
+    return (int64_t)lo;
+}
+
 /* Gathers the features of every projection of vd->view into taken[] (by output column). */
 static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_rows, size_t n_ent,
                             int threads, ldr_col **taken, ldr_err *err)
@@ -433,27 +686,35 @@ static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_r
     size_t total = 0;
     for (size_t c = 0; c < n_chunks; c++)
         total += vd->chunk_rows[c];
-    LDR_ASSERT(total < UINT32_MAX);
-    uint32_t *pos_of = ldr_xmalloc((total ? total : 1) * sizeof *pos_of);
-    memset(pos_of, 0xff, (total ? total : 1) * sizeof *pos_of);
-    for (size_t i = 0; i < p->n_projs; i++) {
-        if (p->projs[i].view != vd->view)
-            continue;
-        for (size_t r = 0; r < n_ent; r++)
-            if (proj_rows[i][r] >= 0)
-                pos_of[proj_rows[i][r]] = 0;
-    }
+    uint32_t *pos_of = NULL;
+    int64_t *need = NULL;
     size_t u = 0;
-    for (size_t r = 0; r < total; r++)
-        if (pos_of[r] != UINT32_MAX)
-            u++;
-    int64_t *need = ldr_xcalloc(u + 1, sizeof *need);
-    u = 0;
-    for (size_t r = 0; r < total; r++) {
-        if (pos_of[r] != UINT32_MAX) {
-            pos_of[r] = (uint32_t)u;
-            need[u++] = (int64_t)r;
+    if (!vd->spill) {
+        LDR_ASSERT(total < UINT32_MAX);
+        pos_of = ldr_xmalloc((total ? total : 1) * sizeof *pos_of);
+        memset(pos_of, 0xff, (total ? total : 1) * sizeof *pos_of);
+        for (size_t i = 0; i < p->n_projs; i++) {
+            if (p->projs[i].view != vd->view)
+                continue;
+            for (size_t r = 0; r < n_ent; r++)
+                if (proj_rows[i][r] >= 0)
+                    pos_of[proj_rows[i][r]] = 0;
         }
+        for (size_t r = 0; r < total; r++)
+            if (pos_of[r] != UINT32_MAX)
+                u++;
+        need = ldr_xcalloc(u + 1, sizeof *need);
+        u = 0;
+        for (size_t r = 0; r < total; r++) {
+            if (pos_of[r] != UINT32_MAX) {
+                pos_of[r] = (uint32_t)u;
+                need[u++] = (int64_t)r;
+            }
+        }
+    } else {
+        /* Spilled: a dense map over every source row may not fit the memory limit, so
+         * sort the winning rows instead (memory grows with the entity rows only). */
+        need = sorted_winners(p, vd->view, proj_rows, n_ent, &u);
     }
     g.need = need;
     g.n_need = u;
@@ -485,7 +746,7 @@ static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_r
             continue;
         for (size_t r = 0; r < n_ent; r++) {
             int64_t w = proj_rows[pi][r];
-            idx[r] = w < 0 ? -1 : (int64_t)pos_of[w];
+            idx[r] = w < 0 ? -1 : pos_of ? (int64_t)pos_of[w] : position_in(need, u, w);
         }
         int fc = ldr_batch_find(all, p->cols[i].feature->name);
         LDR_ASSERT(fc >= 0);
@@ -717,6 +978,22 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
             goto out;
         }
     }
+    /* Under --memory-limit, what the entity rows, the join answers and the output need
+     * comes first; the views' join keys share the rest, and spill when it runs out. */
+    size_t budget = 0;
+    if (req->memory_limit > 0 && ent) {
+        size_t fixed = batch_bytes(ent) + ent->n_rows * sizeof(int64_t) * (p.n_projs + p.n_cols);
+        size_t floor = req->memory_limit / 8 ? req->memory_limit / 8 : 1;
+        budget = fixed + floor < req->memory_limit ? req->memory_limit - fixed : floor;
+        if (budget == floor)
+            ldr_log(LDR_LOG_WARN,
+                    "the entity rows and the output alone need about %zu KiB, more than "
+                    "--memory-limit allows; joins will spill, but the limit will be exceeded",
+                    (fixed + 1023) >> 10);
+    } else if (req->memory_limit > 0) {
+        ldr_log(LDR_LOG_WARN, "--memory-limit applies to entity-file retrieval only; without "
+                              "an entity file nothing spills");
+    }
     for (size_t i = 0; i < p.n_projs; i++) {
         const ldr_view *v = p.projs[i].view;
         bool seen = false;
@@ -724,7 +1001,12 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
             seen = vd[k].view == v;
         if (seen)
             continue;
-        rc = load_view(cfg, defs, v, lo, hi, req->threads, &vd[n_vd], err);
+        size_t left = budget;
+        for (size_t k = 0; k < n_vd && left > 1; k++) {
+            size_t used = vd[k].batch ? batch_bytes(vd[k].batch) : 0;
+            left = used + 1 < left ? left - used : 1;
+        }
+        rc = load_view(cfg, defs, v, lo, hi, req->threads, left, req->spill_dir, &vd[n_vd], err);
         n_vd++;
         if (rc != LDR_OK)
             goto out;
@@ -745,7 +1027,7 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
                 src = &vd[k];
         LDR_ASSERT(src != NULL); /* every projection's view was loaded above */
         proj_rows[i] = ldr_xcalloc(ent->n_rows + 1, sizeof *proj_rows[i]);
-        rc = join_projection(defs, &p, i, ent, ent_path, ent->cols[ts_i], src->batch,
+        rc = join_projection(defs, &p, i, ent, ent_path, ent->cols[ts_i], src,
                              req->filter_by_created, req->threads, proj_rows[i], err);
     }
     if (rc == LDR_OK)

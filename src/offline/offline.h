@@ -85,7 +85,9 @@ typedef struct ldr_hist_request {
     bool filter_by_created;
     ldr_ts start; /* non-entity mode */
     ldr_ts end;
-    int threads; /* <= 0: one per core */
+    int threads;           /* <= 0: one per core */
+    size_t memory_limit;   /* bytes; 0 = no limit. Above it, joins spill (see spill.c) */
+    const char *spill_dir; /* where spill files go; NULL: $TMPDIR, else /tmp */
 } ldr_hist_request;
 
 /**
@@ -107,5 +109,37 @@ LDR_MUST_USE ldr_code ldr_offline_write(const ldr_batch *b, const char *path, ld
 LDR_MUST_USE ldr_code ldr_offline_read_table(const char *path, const char *const *typed,
                                              const ldr_type *types, size_t n_typed, ldr_batch **out,
                                              ldr_err *err);
+
+/* ---- spilling (spill.c) ------------------------------------------------------------------ */
+
+/** The column a spill file adds: each row's original position. */
+#define LDR_SPILL_ROW_COL "__row"
+
+/**
+ * Hash-partitioned temporary Parquet files for joins larger than memory. Rows added are
+ * split by ldr_pit_partition_of over the first n_keys columns of `names` into n_parts
+ * files in a new private directory under `dir` (NULL: $TMPDIR, else /tmp); each file
+ * keeps the order rows were added in. Every partition writer buffers up to buffer_rows
+ * rows (0: a default) before writing a row group. Caller owns; ldr_spill_free removes
+ * the files and the directory. Not thread-safe.
+ */
+typedef struct ldr_spill ldr_spill;
+ldr_spill *ldr_spill_open(const char *dir, const char *const *names, const ldr_type *types,
+                          size_t n_cols, size_t n_keys, unsigned n_parts, size_t buffer_rows,
+                          ldr_err *err);
+/** Adds every row of b (columns found by name; extra columns ignored), row r getting
+ * position row_base + r. */
+LDR_MUST_USE ldr_code ldr_spill_add(ldr_spill *s, const ldr_batch *b, int64_t row_base,
+                                    ldr_err *err);
+/** Closes the writers; after it only reads are allowed. */
+LDR_MUST_USE ldr_code ldr_spill_finish(ldr_spill *s, ldr_err *err);
+unsigned ldr_spill_parts(const ldr_spill *s);
+/** Rows in partition p (p >= parts: all rows). */
+size_t ldr_spill_rows(const ldr_spill *s, unsigned p);
+/** Reads partition p back: the columns given to open plus LDR_SPILL_ROW_COL (Int64), in
+ * the order added. Caller owns *out. */
+LDR_MUST_USE ldr_code ldr_spill_read(ldr_spill *s, unsigned p, int threads, ldr_batch **out,
+                                     ldr_err *err);
+void ldr_spill_free(ldr_spill *s);
 
 #endif /* LDR_OFFLINE_OFFLINE_H */
