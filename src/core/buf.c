@@ -24,6 +24,16 @@ void ldr_buf_fini(ldr_buf *b)
     b->len = b->cap = 0;
 }
 
+void ldr_buf_init_fixed(ldr_buf *b, void *mem, size_t size)
+{
+    LDR_ASSERT(size >= 1);
+    b->ptr = mem;
+    b->len = 0;
+    b->cap = size;
+    b->max = size - 1;
+    b->ptr[0] = '\0';
+}
+
 void ldr_buf_reset(ldr_buf *b)
 {
     b->len = 0;

@@ -123,6 +123,9 @@ typedef struct ldr_buf {
 } ldr_buf;
 
 void ldr_buf_init(ldr_buf *b, size_t max);
+/** A buffer over caller-owned memory (`size` >= 1 bytes, e.g. from an arena) that never
+ * reallocates: its maximum is size - 1 (room for the NUL). Do not ldr_buf_fini it. */
+void ldr_buf_init_fixed(ldr_buf *b, void *mem, size_t size);
 void ldr_buf_fini(ldr_buf *b);
 void ldr_buf_reset(ldr_buf *b);
 LDR_MUST_USE ldr_code ldr_buf_append(ldr_buf *b, const void *data, size_t len, ldr_err *err);

@@ -385,6 +385,16 @@ static ldr_code put_base64(ldr_buf *out, const unsigned char *s, size_t len, ldr
     return rc;
 }
 
+ldr_code ldr_json_put_string(ldr_buf *out, const char *s, size_t len, ldr_err *err)
+{
+    return put_json_string(out, s, len, 'j', err);
+}
+
+ldr_code ldr_json_put_base64(ldr_buf *out, const void *s, size_t len, ldr_err *err)
+{
+    return put_base64(out, s, len, err);
+}
+
 /* ---- cells -------------------------------------------------------------------------------- */
 
 typedef enum cell_form {

@@ -26,189 +26,19 @@
 /* Join keys plus two timestamps: more keys than this never spill. */
 #define LDR_SPILL_MAX_COLS 32
 
-typedef struct proj {
-    const ldr_view *view;
-    const char *prefix; /* alias or view name, for full feature names */
-    ldr_kvs join_key_map;
-} proj;
-
-typedef struct outcol {
-    size_t proj;
-    const ldr_field *feature;
-    char name[600];
-} outcol;
-
-typedef struct plan {
-    proj *projs;
-    size_t n_projs;
-    outcol *cols;
-    size_t n_cols;
-} plan;
-
-static void plan_free(plan *p)
-{
-    ldr_free(p->projs);
-    ldr_free(p->cols);
-}
-
-static bool is_join_key(const ldr_defs *defs, const ldr_view *v, const char *name)
-{
-    for (size_t i = 0; i < v->n_entities; i++) {
-        const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[i]);
-        if (e && !strcmp(e->join_key, name))
-            return true;
-    }
-    return false;
-}
-
-static const ldr_field *view_feature(const ldr_defs *defs, const ldr_view *v, const char *name)
-{
-    for (size_t i = 0; i < v->n_schema; i++)
-        if (!strcmp(v->schema[i].name, name) && !is_join_key(defs, v, name))
-            return &v->schema[i];
-    return NULL;
-}
-
-static const ldr_view *find_view(const ldr_defs *defs, const char *name, ldr_err *err)
-{
-    const ldr_view *v = ldr_defs_find_view(defs, name);
-    if (v)
-        return v;
-    const char *cands[256];
-    size_t n = 0;
-    for (size_t i = 0; i < defs->n_views && n < LDR_ARRAY_LEN(cands); i++)
-        cands[n++] = defs->views[i].name;
-    const char *dym = ldr_did_you_mean(name, cands, n);
-    if (dym)
-        ldr_err_setf(err, LDR_ENOTFOUND, "feature view '%s' does not exist (did you mean '%s'?)",
-                     name, dym);
-    else
-        ldr_err_setf(err, LDR_ENOTFOUND, "feature view '%s' does not exist", name);
-    return NULL;
-}
-
-static size_t add_proj(plan *p, const ldr_view *v, const char *prefix, const ldr_kvs *jkm)
-{
-    p->projs = ldr_xreallocarray(p->projs, p->n_projs + 1, sizeof *p->projs);
-    p->projs[p->n_projs].view = v;
-    p->projs[p->n_projs].prefix = prefix;
-    p->projs[p->n_projs].join_key_map = *jkm;
-    return p->n_projs++;
-}
-
-static void add_col(plan *p, size_t proj_i, const ldr_field *f, bool full)
-{
-    p->cols = ldr_xreallocarray(p->cols, p->n_cols + 1, sizeof *p->cols);
-    outcol *c = &p->cols[p->n_cols++];
-    c->proj = proj_i;
-    c->feature = f;
-    if (full)
-        snprintf(c->name, sizeof c->name, "%s__%s", p->projs[proj_i].prefix, f->name);
-    else
-        snprintf(c->name, sizeof c->name, "%s", f->name);
-}
-
-static ldr_code resolve(const ldr_defs *defs, const ldr_hist_request *req, plan *p, ldr_err *err)
-{
-    static const ldr_kvs no_map = {NULL, 0};
-    if (req->feature_service) {
-        const ldr_service *s = ldr_defs_find_service(defs, req->feature_service);
-        if (!s)
-            return ldr_err_setf(err, LDR_ENOTFOUND, "feature service '%s' does not exist",
-                                req->feature_service);
-        for (size_t i = 0; i < s->n_projections; i++) {
-            const ldr_projection *pr = &s->projections[i];
-            const ldr_view *v = find_view(defs, pr->view, err);
-            if (!v)
-                return LDR_ENOTFOUND;
-            size_t pi = add_proj(p, v, *pr->alias ? pr->alias : v->name, &pr->join_key_map);
-            if (pr->n_features == 0) {
-                for (size_t k = 0; k < v->n_schema; k++)
-                    if (!is_join_key(defs, v, v->schema[k].name))
-                        add_col(p, pi, &v->schema[k], req->full_feature_names);
-            } else {
-                for (size_t k = 0; k < pr->n_features; k++) {
-                    const ldr_field *f = view_feature(defs, v, pr->features[k]);
-                    if (!f)
-                        return ldr_err_setf(err, LDR_ENOTFOUND,
-                                            "feature view '%s' has no feature '%s'", v->name,
-                                            pr->features[k]);
-                    add_col(p, pi, f, req->full_feature_names);
-                }
-            }
-        }
-    } else {
-        if (req->n_features == 0)
-            return ldr_err_setf(err, LDR_EINVAL, "no features requested");
-        for (size_t i = 0; i < req->n_features; i++) {
-            const char *ref = req->features[i];
-            const char *colon = strchr(ref, ':');
-            if (!colon || colon == ref || !colon[1])
-                return ldr_err_setf(err, LDR_EINVAL,
-                                    "invalid feature reference '%s' (expected VIEW:FEATURE)", ref);
-            char vname[256];
-            size_t vlen = (size_t)(colon - ref);
-            if (vlen >= sizeof vname)
-                return ldr_err_setf(err, LDR_EINVAL, "feature reference '%s' is too long", ref);
-            memcpy(vname, ref, vlen);
-            vname[vlen] = '\0';
-            if (strchr(vname, '@'))
-                return ldr_err_setf(err, LDR_EUNSUPPORTED,
-                                    "feature reference '%s': versioned views are not supported",
-                                    ref);
-            const ldr_view *v = find_view(defs, vname, err);
-            if (!v)
-                return LDR_ENOTFOUND;
-            const ldr_field *f = view_feature(defs, v, colon + 1);
-            if (!f)
-                return ldr_err_setf(err, LDR_ENOTFOUND, "feature view '%s' has no feature '%s'",
-                                    v->name, colon + 1);
-            size_t pi = SIZE_MAX;
-            for (size_t k = 0; k < p->n_projs; k++)
-                if (p->projs[k].view == v)
-                    pi = k;
-            if (pi == SIZE_MAX)
-                pi = add_proj(p, v, v->name, &no_map);
-            add_col(p, pi, f, req->full_feature_names);
-        }
-    }
-    for (size_t i = 0; i < p->n_cols; i++) {
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(p->cols[i].name, p->cols[j].name) != 0)
-                continue;
-            const proj *a = &p->projs[p->cols[j].proj], *b = &p->projs[p->cols[i].proj];
-            if (req->full_feature_names)
-                return ldr_err_setf(err, LDR_EINVAL, "feature '%s' is requested twice",
-                                    p->cols[i].name);
-            return ldr_err_setf(err, LDR_EINVAL,
-                                "feature name collision: '%s' comes from both %s and %s; use "
-                                "--full-feature-names to tell them apart",
-                                p->cols[i].name, a->prefix, b->prefix);
-        }
-    }
-    return LDR_OK;
-}
+typedef ldr_fplan plan;
+typedef ldr_fplan_proj proj;
 
 /* The entity-file column a view's join key is read from. */
 static const char *request_col(const proj *pr, const char *join_key)
 {
-    for (size_t i = 0; i < pr->join_key_map.n; i++)
-        if (!strcmp(pr->join_key_map.items[i].key, join_key))
-            return pr->join_key_map.items[i].value;
-    return join_key;
+    return ldr_fplan_request_col(pr, join_key);
 }
 
-/* The type a view's join key is compared as: the entity's declared type, else the view's
- * schema type for that column, else String. */
 static ldr_type key_type(const ldr_defs *defs, const ldr_view *v, const ldr_entity *e)
 {
-    if (e->value_type != LDR_TYPE_INVALID)
-        return e->value_type;
-    for (size_t i = 0; i < v->n_schema; i++)
-        if (!strcmp(v->schema[i].name, e->join_key))
-            return v->schema[i].type;
     (void)defs;
-    return LDR_TYPE_STRING;
+    return ldr_view_key_type(v, e);
 }
 
 /* The file source a view reads (a push source's batch source). */
@@ -897,6 +727,8 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
 {
     *out = NULL;
     plan p = {0};
+    ldr_arena plan_arena;
+    ldr_arena_init(&plan_arena, 0);
     ldr_batch *ent = NULL;
     view_data *vd = NULL;
     size_t n_vd = 0;
@@ -904,7 +736,8 @@ ldr_code ldr_offline_historical(const ldr_config *cfg, const ldr_defs *defs,
     int64_t **proj_rows = NULL;
     const char *ent_path = req->entities_path ? req->entities_path : "(entity rows)";
     ldr_ts t0 = ldr_ts_now();
-    ldr_code rc = resolve(defs, req, &p, err);
+    ldr_code rc = ldr_fplan_build(defs, req->features, req->n_features, req->feature_service,
+                                  req->full_feature_names, &plan_arena, &p, err);
     if (rc != LDR_OK)
         goto out;
     taken = ldr_xcalloc(p.n_cols ? p.n_cols : 1, sizeof *taken);
@@ -1067,6 +900,6 @@ out:
             ldr_free(proj_rows[i]);
     ldr_free(proj_rows);
     ldr_batch_free(ent);
-    plan_free(&p);
+    ldr_arena_fini(&plan_arena);
     return rc;
 }

@@ -272,3 +272,20 @@ ldr_code ldr_registry_purge_project(ldr_registry *reg, const char *project, ldr_
                             "registry purge_project called outside a write transaction");
     return reg->ops->purge_project(reg->impl, project, err);
 }
+
+ldr_code ldr_registry_record_materialization(ldr_registry *reg, const char *project,
+                                             const ldr_materialization *m, ldr_err *err)
+{
+    if (reg->in_write)
+        return ldr_err_setf(err, LDR_EINVAL,
+                            "registry record_materialization called inside a write transaction");
+    return reg->ops->record_materialization(reg->impl, project, m, err);
+}
+
+ldr_code ldr_registry_materializations(ldr_registry *reg, const char *project, ldr_arena *a,
+                                       ldr_materialization **out, size_t *out_n, ldr_err *err)
+{
+    *out = NULL;
+    *out_n = 0;
+    return reg->ops->materializations(reg->impl, project, a, out, out_n, err);
+}

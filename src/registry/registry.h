@@ -147,6 +147,16 @@ typedef struct ldr_regversion {
 
 typedef struct ldr_registry ldr_registry;
 
+/** One materialized interval of a view: rows with start <= event time <= end were written
+ * to the online store at `recorded`. */
+typedef struct ldr_materialization {
+    const char *view;
+    ldr_ts start;
+    ldr_ts end;
+    ldr_ts recorded;
+    uint64_t rows; /* rows written */
+} ldr_materialization;
+
 /** Backend operations (SQLite's VFS idea). impl is the backend's private state. */
 typedef struct ldr_registry_ops {
     const char *name;
@@ -163,6 +173,10 @@ typedef struct ldr_registry_ops {
     ldr_code (*versions)(void *impl, const char *project, ldr_arena *a, ldr_regversion **out,
                          size_t *out_n, ldr_err *err);
     ldr_code (*purge_project)(void *impl, const char *project, ldr_err *err);
+    ldr_code (*record_materialization)(void *impl, const char *project,
+                                       const ldr_materialization *m, ldr_err *err);
+    ldr_code (*materializations)(void *impl, const char *project, ldr_arena *a,
+                                 ldr_materialization **out, size_t *out_n, ldr_err *err);
 } ldr_registry_ops;
 
 extern const ldr_registry_ops ldr_registry_sqlite_ops;
@@ -200,5 +214,14 @@ LDR_MUST_USE ldr_code ldr_registry_versions(ldr_registry *reg, const char *proje
 /** Inside a write transaction: deletes every row of the project, history included. */
 LDR_MUST_USE ldr_code ldr_registry_purge_project(ldr_registry *reg, const char *project,
                                                  ldr_err *err);
+
+/** Records a materialized interval (its own transaction; not a registry version). */
+LDR_MUST_USE ldr_code ldr_registry_record_materialization(ldr_registry *reg, const char *project,
+                                                          const ldr_materialization *m,
+                                                          ldr_err *err);
+/** Every recorded interval of the project, by view then time recorded; from a. */
+LDR_MUST_USE ldr_code ldr_registry_materializations(ldr_registry *reg, const char *project,
+                                                    ldr_arena *a, ldr_materialization **out,
+                                                    size_t *out_n, ldr_err *err);
 
 #endif /* LDR_REGISTRY_REGISTRY_H */

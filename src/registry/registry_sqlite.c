@@ -29,13 +29,21 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 typedef struct sqlite_reg {
     sqlite3 *db;
     char *path; /* as configured; for messages */
     int busy_timeout_ms;
 } sqlite_reg;
+
+/* Materialization intervals: operational state, not definitions, so they are not
+ * versions (an apply's diff never shows them) and survive re-applies of the view. */
+#define MATERIALIZATIONS_SQL                                                         \
+    "CREATE TABLE materializations ("                                                \
+    " project TEXT NOT NULL, view TEXT NOT NULL, start_ts INTEGER NOT NULL,"         \
+    " end_ts INTEGER NOT NULL, recorded_at INTEGER NOT NULL, rows INTEGER NOT NULL," \
+    " PRIMARY KEY (project, view, end_ts, start_ts)) WITHOUT ROWID"
 
 static const char *const schema_sql[] = {
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -57,6 +65,8 @@ static const char *const schema_sql[] = {
     " PRIMARY KEY (project, version, kind, name),"
     " FOREIGN KEY (project, version) REFERENCES versions (project, version))",
     "CREATE INDEX object_history_by_object ON object_history (project, kind, name, version)",
+    /* schema 2 */
+    MATERIALIZATIONS_SQL,
 };
 
 /* ---- Statement helpers ----------------------------------------------------------------- */
@@ -329,6 +339,28 @@ static ldr_code create_schema(const sqlite_reg *r, int64_t *out_version, ldr_err
     return rc;
 }
 
+/* Schema 1 -> 2: adds the materializations table. Under the write lock, re-checked. */
+static ldr_code upgrade_1_to_2(const sqlite_reg *r, int64_t *version, ldr_err *err)
+{
+    const char *what = "upgrading the registry schema to version 2";
+    ldr_code rc = exec_sql(r, "BEGIN IMMEDIATE", what, err);
+    if (rc != LDR_OK)
+        return rc;
+    rc = read_schema_version(r, version, err);
+    if (rc == LDR_OK && *version == 1) {
+        rc = exec_sql(r, MATERIALIZATIONS_SQL, what, err);
+        if (rc == LDR_OK)
+            rc = exec_sql(r, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", what, err);
+        if (rc == LDR_OK)
+            *version = 2;
+    }
+    if (rc == LDR_OK)
+        rc = exec_sql(r, "COMMIT", what, err);
+    if (rc != LDR_OK && !sqlite3_get_autocommit(r->db))
+        (void)exec_sql(r, "ROLLBACK", what, NULL);
+    return rc;
+}
+
 static ldr_code ensure_schema(const sqlite_reg *r, ldr_err *err)
 {
     bool owned;
@@ -340,6 +372,8 @@ static ldr_code ensure_schema(const sqlite_reg *r, ldr_err *err)
     read_end(r, owned);
     if (rc == LDR_OK && version == 0)
         rc = create_schema(r, &version, err);
+    if (rc == LDR_OK && version == 1)
+        rc = upgrade_1_to_2(r, &version, err);
     if (rc == LDR_OK && version > SCHEMA_VERSION)
         rc = ldr_err_setf(err, LDR_EUNSUPPORTED,
                           "registry %s has schema version %lld; this Larder supports up to %d",
@@ -702,6 +736,7 @@ static ldr_code sqlite_purge_project(void *impl, const char *project, ldr_err *e
 {
     /* Children first: objects and object_history reference versions. */
     static const char *const sql[] = {
+        "DELETE FROM materializations WHERE project = ?1",
         "DELETE FROM objects WHERE project = ?1",
         "DELETE FROM object_history WHERE project = ?1",
         "DELETE FROM versions WHERE project = ?1",
@@ -716,6 +751,61 @@ static ldr_code sqlite_purge_project(void *impl, const char *project, ldr_err *e
     return savepoint_end(r, rc, err);
 }
 
+static ldr_code sqlite_record_materialization(void *impl, const char *project,
+                                              const ldr_materialization *m, ldr_err *err)
+{
+    sqlite_reg *r = impl;
+    return exec_bound(r,
+                      "INSERT OR REPLACE INTO materializations"
+                      " (project, view, start_ts, end_ts, recorded_at, rows)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                      "recording a materialization", NULL, err, "ttiiii", project, m->view,
+                      (int64_t)m->start, (int64_t)m->end, (int64_t)m->recorded, (int64_t)m->rows);
+}
+
+static ldr_code sqlite_materializations(void *impl, const char *project, ldr_arena *a,
+                                        ldr_materialization **out, size_t *out_n, ldr_err *err)
+{
+    sqlite_reg *r = impl;
+    const char *what = "listing materializations";
+    sqlite3_stmt *st;
+    ldr_code rc = prepare(r,
+                          "SELECT view, start_ts, end_ts, recorded_at, rows FROM materializations"
+                          " WHERE project = ?1 ORDER BY view, recorded_at, end_ts",
+                          what, &st, err);
+    if (rc != LDR_OK)
+        return rc;
+    rc = bindf(r, st, what, err, "t", project);
+    ldr_materialization *items = NULL;
+    size_t n = 0, cap = 0;
+    int src;
+    while (rc == LDR_OK && (src = sqlite3_step(st)) != SQLITE_DONE) {
+        if (src != SQLITE_ROW) {
+            rc = db_error(r, src, what, err);
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            items = ldr_xreallocarray(items, cap, sizeof *items);
+        }
+        items[n].view = ldr_arena_strdup(a, column_str(st, 0));
+        items[n].start = sqlite3_column_int64(st, 1);
+        items[n].end = sqlite3_column_int64(st, 2);
+        items[n].recorded = sqlite3_column_int64(st, 3);
+        items[n].rows = (uint64_t)sqlite3_column_int64(st, 4);
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc == LDR_OK) {
+        *out = ldr_arena_calloc(a, n ? n : 1, sizeof **out);
+        if (n)
+            memcpy(*out, items, n * sizeof *items);
+        *out_n = n;
+    }
+    ldr_free(items);
+    return rc;
+}
+
 const ldr_registry_ops ldr_registry_sqlite_ops = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -728,4 +818,6 @@ const ldr_registry_ops ldr_registry_sqlite_ops = {
     .write_version = sqlite_write_version,
     .versions = sqlite_versions,
     .purge_project = sqlite_purge_project,
+    .record_materialization = sqlite_record_materialization,
+    .materializations = sqlite_materializations,
 };

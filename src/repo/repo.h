@@ -132,6 +132,47 @@ const ldr_source *ldr_defs_find_source(const ldr_defs *defs, const char *name);
 const ldr_view *ldr_defs_find_view(const ldr_defs *defs, const char *name);
 const ldr_service *ldr_defs_find_service(const ldr_defs *defs, const char *name);
 
+/* ---- Retrieval plans (fplan.c) ----------------------------------------------------------- */
+
+/** Whether `name` is the join key of one of v's entities. */
+bool ldr_view_is_join_key(const ldr_defs *defs, const ldr_view *v, const char *name);
+/** The type a view's join key compares as: the entity's declared type, else the view's
+ * schema type for that column, else String. */
+ldr_type ldr_view_key_type(const ldr_view *v, const ldr_entity *e);
+
+/** One view as a request reads it. */
+typedef struct ldr_fplan_proj {
+    const ldr_view *view;
+    const char *prefix;   /* alias or view name, for full feature names */
+    ldr_kvs join_key_map; /* view join key -> request column */
+} ldr_fplan_proj;
+
+/** One output feature column. */
+typedef struct ldr_fplan_col {
+    size_t proj; /* index into projs */
+    const ldr_field *feature;
+    const char *name; /* "feature", or "prefix__feature" with full names */
+} ldr_fplan_col;
+
+typedef struct ldr_fplan {
+    ldr_fplan_proj *projs; /* one per view (references), or per service projection */
+    size_t n_projs;
+    ldr_fplan_col *cols; /* request order */
+    size_t n_cols;
+} ldr_fplan;
+
+/**
+ * Resolves feature references ("view:feature", n_refs of them) or a feature service
+ * (when service != NULL) into a plan, all from a. Errors: LDR_ENOTFOUND unknown view,
+ * feature or service (with a did-you-mean); LDR_EINVAL malformed references, no
+ * features, output-name collisions (naming both sources); LDR_EUNSUPPORTED "view@v".
+ */
+LDR_MUST_USE ldr_code ldr_fplan_build(const ldr_defs *defs, const char *const *refs, size_t n_refs,
+                                      const char *service, bool full_names, ldr_arena *a,
+                                      ldr_fplan *out, ldr_err *err);
+/** The request column a projection reads a view's join key from (join_key_map). */
+const char *ldr_fplan_request_col(const ldr_fplan_proj *pr, const char *join_key);
+
 /** Static names used in messages and the registry. */
 const char *ldr_source_kind_name(ldr_source_kind k); /* "file", "push", "request" */
 const char *ldr_file_format_name(ldr_file_format f); /* "parquet", "csv" */

@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "harness.h"
 #include "registry/registry.h"
 
@@ -289,10 +291,10 @@ TEST(open_refuses_newer_schema)
     CHECK(reg != NULL);
     ldr_registry_close(reg);
     /* meta's record holds the key and the value side by side. */
-    CHECK_EQ_I64(patch_file(path, "schema_version1", "schema_version7"), 1);
+    CHECK_EQ_I64(patch_file(path, "schema_version2", "schema_version7"), 1);
     CHECK(open_reg(path, 100, &err) == NULL);
     CHECK_EQ_I64(err.code, LDR_EUNSUPPORTED);
-    snprintf(want, sizeof want, "registry %s has schema version 7; this Larder supports up to 1",
+    snprintf(want, sizeof want, "registry %s has schema version 7; this Larder supports up to 2",
              path);
     CHECK_EQ_STR(err.msg, want);
 }
@@ -761,6 +763,92 @@ TEST(concurrent_processes_serialize)
     ldr_registry_close(reg);
 }
 
+/* ---- Materialization intervals ----------------------------------------------------------- */
+
+TEST(materializations_record_list_purge)
+{
+    char dir[128], path[256];
+    test_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/registry.db", dir);
+    ldr_err err = {0};
+    ldr_registry *reg = open_reg(path, 100, &err);
+    CHECK(reg != NULL);
+    if (!reg)
+        return;
+    ldr_materialization a = {.view = "v1", .start = 10, .end = 20, .recorded = T1, .rows = 5};
+    ldr_materialization b = {.view = "v1", .start = 20, .end = 30, .recorded = T2, .rows = 7};
+    ldr_materialization c = {.view = "v0", .start = 1, .end = 2, .recorded = T2, .rows = 0};
+    CHECK(ldr_registry_record_materialization(reg, "p", &b, &err) == LDR_OK);
+    CHECK(ldr_registry_record_materialization(reg, "p", &a, &err) == LDR_OK);
+    CHECK(ldr_registry_record_materialization(reg, "p", &c, &err) == LDR_OK);
+    CHECK(ldr_registry_record_materialization(reg, "other", &c, &err) == LDR_OK);
+    ldr_arena ar;
+    ldr_arena_init(&ar, 0);
+    ldr_materialization *m = NULL;
+    size_t n = 0;
+    CHECK(ldr_registry_materializations(reg, "p", &ar, &m, &n, &err) == LDR_OK);
+    CHECK_EQ_I64(n, 3);
+    if (n == 3) { /* by view, then time recorded */
+        CHECK_EQ_STR(m[0].view, "v0");
+        CHECK_EQ_STR(m[1].view, "v1");
+        CHECK_EQ_I64(m[1].start, 10);
+        CHECK_EQ_I64(m[1].end, 20);
+        CHECK_EQ_I64(m[1].rows, 5);
+        CHECK_EQ_I64(m[2].end, 30);
+        CHECK_EQ_I64(m[2].recorded, T2);
+    }
+    /* Not a version: nothing to diff. */
+    int64_t v = -1;
+    CHECK(ldr_registry_current_version(reg, "p", &v, &err) == LDR_OK);
+    CHECK_EQ_I64(v, 0);
+    /* Not allowed inside a write transaction (it commits on its own). */
+    CHECK(ldr_registry_begin_write(reg, &err) == LDR_OK);
+    CHECK(ldr_registry_record_materialization(reg, "p", &a, &err) == LDR_EINVAL);
+    CHECK(ldr_registry_purge_project(reg, "p", &err) == LDR_OK);
+    CHECK(ldr_registry_commit(reg, &err) == LDR_OK);
+    CHECK(ldr_registry_materializations(reg, "p", &ar, &m, &n, &err) == LDR_OK);
+    CHECK_EQ_I64(n, 0);
+    CHECK(ldr_registry_materializations(reg, "other", &ar, &m, &n, &err) == LDR_OK);
+    CHECK_EQ_I64(n, 1);
+    ldr_arena_fini(&ar);
+    ldr_registry_close(reg);
+}
+
+TEST(schema_1_is_upgraded)
+{
+    char dir[128], path[256];
+    test_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/registry.db", dir);
+    ldr_err err = {0};
+    ldr_registry *reg = open_reg(path, 100, &err);
+    CHECK(reg != NULL);
+    ldr_registry_close(reg);
+    /* Turn it into what Larder with schema 1 wrote. */
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "DROP TABLE materializations;"
+                       "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    reg = open_reg(path, 100, &err);
+    CHECK(reg != NULL);
+    if (!reg)
+        return;
+    ldr_materialization a = {.view = "v", .start = 1, .end = 2, .recorded = T1, .rows = 1};
+    CHECK(ldr_registry_record_materialization(reg, "p", &a, &err) == LDR_OK);
+    ldr_registry_close(reg);
+    db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    CHECK(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
+                             NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_EQ_STR((const char *)sqlite3_column_text(st, 0), "2");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     snprintf(tmp_root, sizeof tmp_root, "registry_test.XXXXXX");
@@ -784,6 +872,8 @@ int main(void)
     RUN(purge_removes_only_that_project);
     RUN(second_writer_gets_busy_until_commit);
     RUN(concurrent_processes_serialize);
+    RUN(materializations_record_list_purge);
+    RUN(schema_1_is_upgraded);
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return harness_done();
 }
