@@ -65,7 +65,10 @@ larder_abs=$(cd "$(dirname "$larder")" && pwd)/$(basename "$larder")
 (
     cd "$demo"
     for args in "apply" "parquet schema data/driver_stats.parquet" \
-        "get-historical-features --entities data/entities.parquet --feature-service driver_activity --output training.csv"; do
+        "get-historical-features --entities data/entities.parquet --feature-service driver_activity --output training.csv" \
+        "materialize-incremental now" \
+        "get-online-features --feature-service driver_activity --entity driver_id=1001 --entity driver_id=1002 --format table" \
+        "get-online-features --features driver_hourly_stats:conv_rate --entity driver_id=1001 --entity driver_id=9999"; do
         echo "\$ cd $demo && larder $args"
         # shellcheck disable=SC2086
         "$larder_abs" $args

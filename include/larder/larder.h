@@ -348,6 +348,76 @@ LDR_MUST_USE ldr_code ldr_table_write(const ldr_table *t, const char *path, ldr_
 /** Frees the table. NULL is a no-op. */
 void ldr_table_free(ldr_table *t);
 
+/* ---- Online store: materialization and online retrieval ------------------------------------ */
+
+typedef struct ldr_materialize_opts {
+    ldr_ts start; /**< source rows with start <= event time <= end; ignored when incremental */
+    ldr_ts end;
+    bool incremental; /**< start where the last run of each view ended (else end - ttl, or the
+                           beginning of the data for ttl 0) */
+    const char *const *views; /**< NULL: every online view */
+    size_t n_views;
+    int threads; /**< views at once; <= 0: one per core */
+} ldr_materialize_opts;
+
+/** Defaults: no interval, every online view, one thread per core. */
+ldr_materialize_opts ldr_materialize_opts_default(void);
+
+/**
+ * Writes the latest row per entity key of each view's source rows in the interval to the
+ * online store (newer wins), then records the interval in the registry. Crash-safe and
+ * idempotent; a view being materialized by another process is refused with LDR_EBUSY.
+ */
+LDR_MUST_USE ldr_code ldr_store_materialize(ldr_store *store, const ldr_materialize_opts *opts,
+                                            ldr_err *err);
+
+/** Feast's feature statuses. */
+typedef enum ldr_feature_status {
+    LDR_FEATURE_PRESENT = 1,
+    LDR_FEATURE_NULL_VALUE = 2,
+    LDR_FEATURE_NOT_FOUND = 3,
+    LDR_FEATURE_OUTSIDE_MAX_AGE = 4,
+} ldr_feature_status;
+
+typedef struct ldr_online_opts {
+    const char *const *features; /**< "view:feature" references ... */
+    size_t n_features;
+    const char *feature_service; /**< ... or a feature service */
+    bool full_feature_names;
+    const char *const *entity_keys; /**< request columns (join keys) */
+    size_t n_entity_keys;
+    /** n_rows x n_entity_keys values as text, row-major, converted to each entity's declared
+     * type ("5" for an Int64 key is 5); NULL entries are nulls (the row matches nothing) */
+    const char *const *entity_values;
+    size_t n_rows;
+} ldr_online_opts;
+
+typedef struct ldr_online_result ldr_online_result;
+
+/** Online retrieval from the current snapshot: join keys first, then the features in
+ * request order; every cell with a status and an event time. *out is caller-owned. */
+LDR_MUST_USE ldr_code ldr_store_get_online_features(ldr_store *store, const ldr_online_opts *opts,
+                                                    ldr_online_result **out, ldr_err *err);
+size_t ldr_online_result_num_rows(const ldr_online_result *r);
+size_t ldr_online_result_num_columns(const ldr_online_result *r);
+const char *ldr_online_result_column_name(const ldr_online_result *r, size_t col);
+ldr_feature_status ldr_online_result_status(const ldr_online_result *r, size_t col, size_t row);
+/** Event time of the row the value came from; LDR_TS_NONE for join keys and not found. */
+ldr_ts ldr_online_result_event_time(const ldr_online_result *r, size_t col, size_t row);
+ldr_type ldr_online_result_type(const ldr_online_result *r, size_t col, size_t row);
+bool ldr_online_result_is_null(const ldr_online_result *r, size_t col, size_t row);
+/** Int32, Int64, Bool (0/1) and UnixTimestamp (microseconds) cells. */
+int64_t ldr_online_result_get_int(const ldr_online_result *r, size_t col, size_t row);
+/** Float32 and Float64 cells. */
+double ldr_online_result_get_double(const ldr_online_result *r, size_t col, size_t row);
+/** String and Bytes cells (borrowed until ldr_online_result_free). */
+const char *ldr_online_result_get_bytes(const ldr_online_result *r, size_t col, size_t row,
+                                        size_t *out_len);
+/** Feast's column-oriented JSON (NUL-terminated; borrowed until ldr_online_result_free). */
+LDR_MUST_USE ldr_code ldr_online_result_json(ldr_online_result *r, const char **out_json,
+                                             ldr_err *err);
+void ldr_online_result_free(ldr_online_result *r);
+
 #ifdef __cplusplus
 }
 #endif

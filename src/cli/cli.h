@@ -49,6 +49,9 @@ bool cli_wants_help(int argc, char **argv, const char *help);
  * last_updated_timestamp, version}. NULL when the spec is corrupt. Caller owns
  * (json_decref). */
 json_t *cli_object_json(const ldr_regobj *o);
+/** Adds meta.materialization_intervals ([{start_date, end_date, recorded, rows}]) to a
+ * FeatureView's JSON from the registry; other kinds are left alone. */
+void cli_attach_intervals(ldr_store *st, json_t *obj, const char *kind, const char *name);
 
 /** Parses a time for the command line: RFC 3339 (see ldr_ts_parse), "now", or "now-2h" /
  * "now+1d" with a duration. */
@@ -71,6 +74,9 @@ int cmd_feature_services(cli_ctx *ctx, int argc, char **argv);
 int cmd_search(cli_ctx *ctx, int argc, char **argv);
 int cmd_parquet(cli_ctx *ctx, int argc, char **argv);
 int cmd_get_historical_features(cli_ctx *ctx, int argc, char **argv);
+int cmd_materialize(cli_ctx *ctx, int argc, char **argv);
+int cmd_materialize_incremental(cli_ctx *ctx, int argc, char **argv);
+int cmd_get_online_features(cli_ctx *ctx, int argc, char **argv);
 int cmd_init(cli_ctx *ctx, int argc, char **argv);
 
 #endif /* LDR_CLI_CLI_H */

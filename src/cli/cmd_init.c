@@ -25,7 +25,9 @@ static const char init_help[] =
     "days), plus an entity file. Then try:\n"
     "  cd DIR && larder apply\n"
     "  larder get-historical-features --entities data/entities.parquet \\\n"
-    "      --feature-service driver_activity --output training.csv\n\n"
+    "      --feature-service driver_activity --output training.csv\n"
+    "  larder materialize-incremental now\n"
+    "  larder get-online-features --feature-service driver_activity --entity driver_id=1001\n\n"
     "Options:\n"
     "  --force   write into DIR even if it is not empty (existing files are replaced)\n";
 
@@ -240,7 +242,10 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
            "  cd %s\n"
            "  larder apply\n"
            "  larder get-historical-features --entities data/entities.parquet "
-           "--feature-service driver_activity --output training.csv\n",
+           "--feature-service driver_activity --output training.csv\n"
+           "  larder materialize-incremental now\n"
+           "  larder get-online-features --feature-service driver_activity "
+           "--entity driver_id=1001\n",
            dir, project, dir);
     return CLI_OK;
 }

@@ -170,6 +170,8 @@ static int objects_cmd(cli_ctx *ctx, int argc, char **argv, okind kind)
     } else {
         const ldr_regobj *o = ldr_objset_find(ldr__snapshot_objects(snap), kind_names[kind], name);
         json_t *j = o ? cli_object_json(o) : NULL;
+        if (j)
+            cli_attach_intervals(st, j, kind_names[kind], name);
         if (!o) {
             fprintf(stderr, "larder: error: no %s named '%s' in project %s\n", kind_names[kind],
                     name, ldr_store_project(st));

@@ -48,6 +48,49 @@ json_t *cli_object_json(const ldr_regobj *o)
     return out;
 }
 
+/* The project's recorded materializations (none when nothing was applied). */
+static void load_intervals(ldr_store *st, ldr_arena *a, ldr_materialization **m, size_t *n)
+{
+    *m = NULL;
+    *n = 0;
+    ldr_registry *reg = ldr__store_registry(st);
+    ldr_err err;
+    ldr_err_clear(&err);
+    if (reg && ldr_registry_materializations(reg, ldr_store_project(st), a, m, n, &err) != LDR_OK)
+        fprintf(stderr, "larder: warning: cannot read materialization intervals: %s\n", err.msg);
+}
+
+void cli_attach_intervals(ldr_store *st, json_t *obj, const char *kind, const char *name)
+{
+    if (!obj || strcmp(kind, "FeatureView") != 0)
+        return;
+    ldr_arena a;
+    ldr_arena_init(&a, 0);
+    ldr_materialization *m;
+    size_t n;
+    load_intervals(st, &a, &m, &n);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(m[i].view, name) != 0)
+            continue;
+        char s[LDR_TS_BUFSZ], e[LDR_TS_BUFSZ], r[LDR_TS_BUFSZ];
+        json_t *iv = json_object();
+        json_object_set_new(iv, "start_date",
+                            m[i].start == LDR_TS_NONE ? json_null()
+                                                      : json_string(ldr_ts_format(m[i].start, s)));
+        json_object_set_new(iv, "end_date", json_string(ldr_ts_format(m[i].end, e)));
+        json_object_set_new(iv, "recorded", json_string(ldr_ts_format(m[i].recorded, r)));
+        json_object_set_new(iv, "rows", json_integer((json_int_t)m[i].rows));
+        json_array_append_new(arr, iv);
+    }
+    json_t *meta = json_object_get(obj, "meta");
+    if (meta)
+        json_object_set_new(meta, "materialization_intervals", arr);
+    else
+        json_decref(arr);
+    ldr_arena_fini(&a);
+}
+
 int cmd_registry_dump(cli_ctx *ctx, int argc, char **argv)
 {
     static const char help[] = "Usage: larder [-c REPO] registry-dump\n\n"
@@ -72,6 +115,7 @@ int cmd_registry_dump(cli_ctx *ctx, int argc, char **argv)
     code = CLI_OK;
     for (size_t i = 0; i < objs->n; i++) {
         json_t *o = cli_object_json(&objs->items[i]);
+        cli_attach_intervals(st, o, objs->items[i].kind, objs->items[i].name);
         if (!o) {
             fprintf(stderr, "larder: error: registry object %s '%s' has a corrupt spec\n",
                     objs->items[i].kind, objs->items[i].name);

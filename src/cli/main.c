@@ -35,6 +35,10 @@ static const command commands[] = {
     {"parquet", cmd_parquet, "Inspect Parquet files: schema, cat"},
     {"get-historical-features", cmd_get_historical_features,
      "Point-in-time correct training data from an entity file"},
+    {"materialize", cmd_materialize, "Load an interval of source rows into the online store"},
+    {"materialize-incremental", cmd_materialize_incremental,
+     "Materialize each online view from where it last ended"},
+    {"get-online-features", cmd_get_online_features, "Read feature values from the online store"},
 };
 
 static void usage(FILE *out)

@@ -7,6 +7,8 @@
 #include "api/api.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -342,6 +344,73 @@ TEST(concurrent_applies_serialize)
     remove_tree(dir);
 }
 
+/* The public online API end to end: apply (default infra creates the SQLite tables),
+ * materialize, read back through ldr_store_get_online_features and its accessors. */
+TEST(materialize_and_online_api)
+{
+    char *dir = make_repo(defs_v1);
+    char data[1100];
+    snprintf(data, sizeof data, "%s/data", dir);
+    CHECK(mkdir(data, 0777) == 0);
+    write_file(dir, "data/x.csv",
+               "driver_id,ts,conv,total\n"
+               "1,2024-01-01T00:00:00Z,0.5,1\n"
+               "1,2024-01-01T02:00:00Z,0.75,2\n"
+               "2,2024-01-01T01:00:00Z,,3\n"
+               "3,2025-01-01T00:00:00Z,9,4\n");
+    ldr_err err;
+    ldr_store *st = ldr_store_open(dir, NULL, &err);
+    CHECK(st != NULL);
+    if (!st) {
+        remove_tree(dir);
+        return;
+    }
+    ldr_plan *p = NULL;
+    CHECK_OK(ldr_store_apply(st, &p, &err), err);
+    ldr_plan_free(p);
+    ldr_materialize_opts mo = ldr_materialize_opts_default();
+    CHECK(ldr_store_materialize(st, &mo, &err) == LDR_EINVAL); /* no interval */
+    mo.start = 1704067200LL * 1000000;                         /* 2024-01-01 */
+    mo.end = mo.start + 86400LL * 1000000;
+    mo.threads = 2;
+    CHECK_OK(ldr_store_materialize(st, &mo, &err), err);
+    const char *feats[] = {"stats:conv"};
+    const char *keys[] = {"driver_id"};
+    const char *vals[] = {"1", "2", "3", NULL};
+    ldr_online_opts oo = {.features = feats,
+                          .n_features = 1,
+                          .entity_keys = keys,
+                          .n_entity_keys = 1,
+                          .entity_values = vals,
+                          .n_rows = 4};
+    ldr_online_result *r = NULL;
+    CHECK_OK(ldr_store_get_online_features(st, &oo, &r, &err), err);
+    if (r) {
+        CHECK_EQ_I64(ldr_online_result_num_columns(r), 2);
+        CHECK_EQ_I64(ldr_online_result_num_rows(r), 4);
+        CHECK_EQ_STR(ldr_online_result_column_name(r, 0), "driver_id");
+        CHECK_EQ_I64(ldr_online_result_get_int(r, 0, 2), 3);
+        CHECK_EQ_F64(ldr_online_result_get_double(r, 1, 0), 0.75);
+        CHECK_EQ_I64(ldr_online_result_status(r, 1, 0), LDR_FEATURE_OUTSIDE_MAX_AGE);
+        CHECK_EQ_I64(ldr_online_result_event_time(r, 1, 0), mo.start + 7200LL * 1000000);
+        CHECK_EQ_I64(ldr_online_result_status(r, 1, 1), LDR_FEATURE_NULL_VALUE);
+        CHECK(ldr_online_result_is_null(r, 1, 1));
+        CHECK_EQ_I64(ldr_online_result_status(r, 1, 2), LDR_FEATURE_NOT_FOUND); /* 2025 */
+        CHECK_EQ_I64(ldr_online_result_status(r, 1, 3), LDR_FEATURE_NOT_FOUND); /* null key */
+        const char *json = NULL;
+        CHECK_OK(ldr_online_result_json(r, &json, &err), err);
+        CHECK(json && strstr(json, "\"values\":[0.75,null,null,null]") != NULL);
+        ldr_online_result_free(r);
+    }
+    /* unknown view: an error naming it */
+    const char *bad[] = {"stat:conv"};
+    oo.features = bad;
+    CHECK(ldr_store_get_online_features(st, &oo, &r, &err) == LDR_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "'stat'");
+    ldr_store_close(st);
+    remove_tree(dir);
+}
+
 int main(void)
 {
     RUN(plan_then_apply_then_noop);
@@ -351,5 +420,6 @@ int main(void)
     RUN(read_only_use_creates_nothing);
     RUN(open_errors);
     RUN(concurrent_applies_serialize);
+    RUN(materialize_and_online_api);
     return harness_done();
 }

@@ -1,0 +1,557 @@
+/*
+ * materialize.c -- the batch -> online path (see serving.h for the contract).
+ *
+ * Per view, two passes over the source, like historical retrieval:
+ *   1. keys and timestamps only: every row with start <= event time <= end and no null
+ *      key is serialized (Feast v3) and kept in a hash table of the latest row per key
+ *      (event time, then created time, then the later row: the point-in-time rule);
+ *   2. feature values, read only from the chunks holding winners, written to the online
+ *      store in batches of LDR_MAT_BATCH rows, one transaction each.
+ * Memory grows with the distinct keys (about 80 bytes plus the key each), not the rows.
+ * The interval is recorded in the registry only after every batch committed, so a killed
+ * run leaves rows old or new (each batch is atomic; the store's newer-wins rule makes a
+ * rerun converge on the same state) and no interval: rerunning completes.
+ *
+ * Concurrency: one worker thread per view (up to `threads`), each with its own online
+ * store handle. A view is locked with flock(2) on `.larder-locks/<project>.<view>.lock`
+ * next to the registry: a second run on the same view is refused at once, and the lock
+ * vanishes with the process, whatever kills it.
+ */
+#include "serving/serving.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "offline/offline.h"
+
+#define LDR_MAT_BATCH 10000
+
+enum { ST_WAIT, ST_READ, ST_WRITE, ST_DONE, ST_FAILED, ST_UPTODATE };
+
+typedef struct winner {
+    const uint8_t *key; /* in the view's key arena */
+    uint32_t key_len;
+    uint32_t chunk;
+    uint64_t row; /* within the chunk */
+    ldr_ts ts, created;
+    uint64_t hash;
+} winner;
+
+typedef struct mat_view {
+    const ldr_config *cfg;
+    const ldr_defs *defs;
+    const ldr_view *view;
+    ldr_online_view ov;
+    ldr_ts start, end;
+    int lock_fd;
+    bool skip; /* incremental and already up to date */
+    /* progress, written by the worker, read by the reporter */
+    _Atomic uint64_t rows_read, chunks_done, chunks_total, keys, rows_written;
+    _Atomic int state;
+    ldr_code rc;
+    ldr_err err;
+} mat_view;
+
+/* ---- locking ------------------------------------------------------------------------------ */
+
+static ldr_code lock_view(const ldr_config *cfg, const char *view, int *out_fd, ldr_err *err)
+{
+    char dir[4096], path[4400];
+    snprintf(dir, sizeof dir, "%s", cfg->registry_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    size_t len = strlen(dir);
+    snprintf(dir + len, sizeof dir - len, "/.larder-locks");
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return ldr_err_sys(err, LDR_EIO, errno, "cannot create %s", dir);
+    snprintf(path, sizeof path, "%s/%s.%s.lock", dir, cfg->project, view);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return ldr_err_sys(err, LDR_EIO, errno, "cannot open %s", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return ldr_err_setf(err, LDR_EBUSY,
+                                "feature view '%s' is already being materialized%s%s%s; wait for "
+                                "it to finish",
+                                view, *pid ? " (by process " : "", pid, *pid ? ")" : "");
+        return ldr_err_sys(err, LDR_EIO, e, "cannot lock %s", path);
+    }
+    char pid[32];
+    int pn = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)pn, 0) != pn) {
+        /* the pid is only for messages */
+    }
+    *out_fd = fd;
+    return LDR_OK;
+}
+
+/* ---- pass 1: the latest row per key ----------------------------------------------------- */
+
+typedef struct table {
+    winner *slots;
+    size_t cap, used;
+} table;
+
+static uint64_t hash_key(const uint8_t *p, size_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h ^ (h >> 31);
+}
+
+static void table_grow(table *t)
+{
+    size_t ncap = t->cap ? t->cap * 2 : 1024;
+    winner *ns = ldr_xcalloc(ncap, sizeof *ns);
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].key)
+            continue;
+        size_t j = t->slots[i].hash & (ncap - 1);
+        while (ns[j].key)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = t->slots[i];
+    }
+    ldr_free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+}
+
+/* Offers a row; keys are copied into a on first sight. */
+static void table_offer(table *t, ldr_arena *a, const uint8_t *key, size_t len, uint32_t chunk,
+                        uint64_t row, ldr_ts ts, ldr_ts created)
+{
+    if ((t->used + 1) * 4 > t->cap * 3)
+        table_grow(t);
+    uint64_t h = hash_key(key, len);
+    size_t j = h & (t->cap - 1);
+    while (t->slots[j].key) {
+        winner *w = &t->slots[j];
+        if (w->hash == h && w->key_len == len && !memcmp(w->key, key, len)) {
+            /* Later rows come later in source order: ties go to them. */
+            if (ts > w->ts || (ts == w->ts && created >= w->created)) {
+                w->chunk = chunk;
+                w->row = row;
+                w->ts = ts;
+                w->created = created;
+            }
+            return;
+        }
+        j = (j + 1) & (t->cap - 1);
+    }
+    uint8_t *copy = ldr_arena_alloc(a, len ? len : 1);
+    memcpy(copy, key, len);
+    t->slots[j] = (winner){.key = copy,
+                           .key_len = (uint32_t)len,
+                           .chunk = chunk,
+                           .row = row,
+                           .ts = ts,
+                           .created = created,
+                           .hash = h};
+    t->used++;
+}
+
+static int cmp_winner(const void *x, const void *y)
+{
+    const winner *a = x, *b = y;
+    if (a->chunk != b->chunk)
+        return a->chunk < b->chunk ? -1 : 1;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+/* ---- one view ------------------------------------------------------------------------------- */
+
+static const ldr_source *view_source(const ldr_defs *defs, const ldr_view *v, ldr_err *err)
+{
+    const ldr_source *s = ldr_defs_find_source(defs, v->source);
+    if (s && s->kind == LDR_SOURCE_PUSH)
+        s = ldr_defs_find_source(defs, s->batch_source);
+    if (!s || s->kind != LDR_SOURCE_FILE) {
+        ldr_err_setf(err, LDR_ENOTFOUND, "no file source to read");
+        return NULL;
+    }
+    return s;
+}
+
+static ldr_code write_batch(ldr_online_store *os, mat_view *mv, const ldr_online_row *rows,
+                            size_t n, ldr_err *err)
+{
+    size_t written = 0;
+    ldr_code rc = ldr_online_write(os, &mv->ov, rows, n, &written, err);
+    if (rc == LDR_OK)
+        atomic_fetch_add(&mv->rows_written, written);
+    return rc;
+}
+
+static ldr_code run_view(mat_view *mv, ldr_err *err)
+{
+    const ldr_view *v = mv->view;
+    const ldr_defs *defs = mv->defs;
+    const ldr_source *src = view_source(defs, v, err);
+    if (!src)
+        return LDR_ENOTFOUND;
+    ldr_offline_scan *scan = ldr_offline_scan_open(mv->cfg, src, mv->start, mv->end, err);
+    if (!scan)
+        return err->code;
+    size_t nk = v->n_entities, nf = mv->ov.n_features;
+    const char **kcols = ldr_xcalloc(nk + 1, sizeof *kcols);
+    ldr_type *ktypes = ldr_xcalloc(nk + 1, sizeof *ktypes);
+    for (size_t k = 0; k < nk; k++) {
+        const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[k]);
+        kcols[k] = e->join_key;
+        ktypes[k] = ldr_view_key_type(v, e);
+    }
+    const char **fcols = ldr_xcalloc(nf + 1, sizeof *fcols);
+    ldr_type *ftypes = ldr_xcalloc(nf + 1, sizeof *ftypes);
+    for (size_t f = 0; f < nf; f++) {
+        fcols[f] = mv->ov.features[f].name;
+        ftypes[f] = mv->ov.features[f].type;
+    }
+    size_t n_chunks = ldr_offline_scan_chunks(scan);
+    atomic_store(&mv->chunks_total, (uint64_t)n_chunks * 2);
+    atomic_store(&mv->state, ST_READ);
+
+    /* Pass 1. */
+    table t = {0};
+    ldr_arena keys;
+    ldr_arena_init(&keys, 1 << 20);
+    ldr_buf kb;
+    ldr_buf_init(&kb, 1 << 20);
+    ldr_arena scratch;
+    ldr_arena_init(&scratch, 0);
+    ldr_value *kv = ldr_xcalloc(nk + 1, sizeof *kv);
+    uint64_t null_keys = 0;
+    ldr_code rc = LDR_OK;
+    for (size_t c = 0; c < n_chunks && rc == LDR_OK; c++) {
+        ldr_batch *b = NULL;
+        rc = ldr_offline_scan_read(scan, c, kcols, ktypes, nk, true, &b, err);
+        if (rc != LDR_OK)
+            break;
+        const ldr_col *ts = b->cols[ldr_batch_find(b, LDR_OFFLINE_TS_COL)];
+        int ci = ldr_batch_find(b, LDR_OFFLINE_CREATED_COL);
+        const ldr_col *cr = ci >= 0 ? b->cols[ci] : NULL;
+        const ldr_col **kc = ldr_xcalloc(nk + 1, sizeof *kc);
+        for (size_t k = 0; k < nk; k++)
+            kc[k] = b->cols[ldr_batch_find(b, kcols[k])];
+        for (size_t r = 0; r < b->n_rows && rc == LDR_OK; r++) {
+            if (!ldr_col_valid(ts, r))
+                continue;
+            ldr_ts e = ldr_col_i64(ts, r);
+            if ((mv->start != LDR_TS_NONE && e < mv->start) || e > mv->end)
+                continue;
+            bool has_null = false;
+            for (size_t k = 0; k < nk; k++) {
+                ldr_col_get(kc[k], r, &scratch, &kv[k]);
+                has_null |= kv[k].is_null;
+            }
+            if (has_null) {
+                null_keys++;
+                continue;
+            }
+            ldr_buf_reset(&kb);
+            rc = nk ? ldr_online_key_encode(kcols, kv, nk, &kb, err)
+                    : ldr_online_key_encode_entityless(&kb, err);
+            if (rc != LDR_OK) {
+                ldr_err_prefix(err, "chunk %zu, row %zu: ", c, r);
+                break;
+            }
+            ldr_ts created = cr && ldr_col_valid(cr, r) ? ldr_col_i64(cr, r) : LDR_TS_NONE;
+            table_offer(&t, &keys, (const uint8_t *)kb.ptr, kb.len, (uint32_t)c, r, e, created);
+        }
+        ldr_free(kc);
+        atomic_fetch_add(&mv->rows_read, b->n_rows);
+        atomic_fetch_add(&mv->chunks_done, 1);
+        atomic_store(&mv->keys, t.used);
+        ldr_batch_free(b);
+        ldr_arena_fini(&scratch);
+        ldr_arena_init(&scratch, 0);
+    }
+    if (null_keys)
+        ldr_log(LDR_LOG_WARN,
+                "materialize: feature view '%s': %llu rows with a null join key "
+                "skipped",
+                v->name, (unsigned long long)null_keys);
+
+    /* Pass 2: winners in source order, chunk by chunk. */
+    winner *w = ldr_xcalloc(t.used + 1, sizeof *w);
+    size_t n_w = 0;
+    for (size_t i = 0; i < t.cap; i++)
+        if (t.slots[i].key)
+            w[n_w++] = t.slots[i];
+    ldr_free(t.slots);
+    qsort(w, n_w, sizeof *w, cmp_winner);
+    atomic_store(&mv->state, ST_WRITE);
+    ldr_online_store *os = rc == LDR_OK ? ldr_online_open(mv->cfg, err) : NULL;
+    if (rc == LDR_OK && !os)
+        rc = err->code;
+    ldr_online_row *rows = ldr_xcalloc(LDR_MAT_BATCH, sizeof *rows);
+    ldr_value *vals = ldr_xcalloc((size_t)LDR_MAT_BATCH * (nf ? nf : 1), sizeof *vals);
+    size_t n_rows = 0;
+    ldr_batch **held = ldr_xcalloc(n_chunks + 1, sizeof *held); /* chunks a batch refers to */
+    size_t first_held = 0;
+    for (size_t i = 0; i < n_w && rc == LDR_OK;) {
+        uint32_t c = w[i].chunk;
+        size_t j = i;
+        while (j < n_w && w[j].chunk == c)
+            j++;
+        rc = ldr_offline_scan_read(scan, c, fcols, ftypes, nf, false, &held[c], err);
+        if (rc != LDR_OK)
+            break;
+        const ldr_batch *b = held[c];
+        for (size_t k = i; k < j && rc == LDR_OK; k++) {
+            if (w[k].row >= b->n_rows) {
+                rc = ldr_err_setf(err, LDR_EIO, "a source file changed while it was being read");
+                break;
+            }
+            ldr_value *rv = vals + n_rows * nf;
+            for (size_t f = 0; f < nf; f++)
+                ldr_col_get(b->cols[f], (size_t)w[k].row, &scratch, &rv[f]);
+            rows[n_rows] = (ldr_online_row){.key = {w[k].key, w[k].key_len},
+                                            .values = rv,
+                                            .event_ts = w[k].ts,
+                                            .created_ts = w[k].created};
+            if (++n_rows == LDR_MAT_BATCH) {
+                rc = write_batch(os, mv, rows, n_rows, err);
+                n_rows = 0;
+                ldr_arena_fini(&scratch);
+                ldr_arena_init(&scratch, 0);
+                for (; first_held < c; first_held++) {
+                    ldr_batch_free(held[first_held]);
+                    held[first_held] = NULL;
+                }
+            }
+        }
+        atomic_fetch_add(&mv->chunks_done, 1);
+        i = j;
+    }
+    if (rc == LDR_OK && n_rows)
+        rc = write_batch(os, mv, rows, n_rows, err);
+    atomic_store(&mv->chunks_done, atomic_load(&mv->chunks_total));
+    for (size_t c = 0; c < n_chunks; c++)
+        ldr_batch_free(held[c]);
+    ldr_free(held);
+    ldr_free(rows);
+    ldr_free(vals);
+    ldr_free(w);
+    ldr_online_close(os);
+    ldr_free(kv);
+    ldr_arena_fini(&scratch);
+    ldr_buf_fini(&kb);
+    ldr_arena_fini(&keys);
+    ldr_free(kcols);
+    ldr_free(ktypes);
+    ldr_free(fcols);
+    ldr_free(ftypes);
+    ldr_offline_scan_close(scan);
+    return rc;
+}
+
+/* ---- the pool ------------------------------------------------------------------------------ */
+
+typedef struct pool {
+    mat_view *views;
+    size_t n;
+    _Atomic size_t next;
+    _Atomic size_t done;
+} pool;
+
+static void *worker(void *arg)
+{
+    pool *p = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n)
+            break;
+        mat_view *mv = &p->views[i];
+        if (!mv->skip) {
+            ldr_err_clear(&mv->err);
+            mv->rc = run_view(mv, &mv->err);
+            if (mv->rc != LDR_OK)
+                ldr_err_prefix(&mv->err, "feature view '%s': ", mv->view->name);
+            atomic_store(&mv->state, mv->rc == LDR_OK ? ST_DONE : ST_FAILED);
+        }
+        atomic_fetch_add(&p->done, 1);
+    }
+    return NULL;
+}
+
+static void report(const ldr_mat_request *req, pool *p, ldr_mat_progress *snap, bool final)
+{
+    if (!req->progress)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        mat_view *mv = &p->views[i];
+        snap[i] = (ldr_mat_progress){
+            .view = mv->view->name,
+            .start = mv->start,
+            .end = mv->end,
+            .rows_read = atomic_load(&mv->rows_read),
+            .chunks_done = atomic_load(&mv->chunks_done),
+            .chunks_total = atomic_load(&mv->chunks_total),
+            .keys = atomic_load(&mv->keys),
+            .rows_written = atomic_load(&mv->rows_written),
+            .state = atomic_load(&mv->state),
+        };
+    }
+    req->progress(req->progress_ctx, snap, p->n, final);
+}
+
+/* The latest recorded end of a view, or LDR_TS_NONE. */
+static ldr_ts latest_end(const ldr_materialization *m, size_t n, const char *view)
+{
+    ldr_ts best = LDR_TS_NONE;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(m[i].view, view) && m[i].end > best)
+            best = m[i].end;
+    return best;
+}
+
+ldr_code ldr_serving_materialize(const ldr_config *cfg, const ldr_defs *defs, ldr_registry *reg,
+                                 const ldr_mat_request *req, ldr_err *err)
+{
+    if (!req->incremental && req->start != LDR_TS_NONE && req->start > req->end)
+        return ldr_err_setf(err, LDR_EINVAL, "the start of the interval is after its end");
+    ldr_arena a;
+    ldr_arena_init(&a, 0);
+    ldr_materialization *hist = NULL;
+    size_t n_hist = 0;
+    ldr_code rc = ldr_registry_materializations(reg, cfg->project, &a, &hist, &n_hist, err);
+    /* The views. */
+    size_t cap = req->views ? req->n_views : defs->n_views;
+    mat_view *views = ldr_xcalloc(cap + 1, sizeof *views);
+    size_t n = 0;
+    for (size_t i = 0; rc == LDR_OK && i < cap; i++) {
+        const ldr_view *v;
+        if (req->views) {
+            v = ldr_defs_find_view(defs, req->views[i]);
+            if (!v) {
+                rc = ldr_err_setf(err, LDR_ENOTFOUND, "feature view '%s' does not exist",
+                                  req->views[i]);
+                break;
+            }
+            if (!v->online) {
+                rc = ldr_err_setf(err, LDR_EINVAL,
+                                  "feature view '%s' is not online (online: false); it cannot be "
+                                  "materialized",
+                                  v->name);
+                break;
+            }
+            bool dup = false;
+            for (size_t k = 0; k < n && !dup; k++)
+                dup = views[k].view == v;
+            if (dup)
+                continue;
+        } else {
+            v = &defs->views[i];
+            if (!v->online)
+                continue;
+        }
+        mat_view *mv = &views[n++];
+        mv->cfg = cfg;
+        mv->defs = defs;
+        mv->view = v;
+        mv->lock_fd = -1;
+        mv->end = req->end;
+        ldr_serving_online_view(defs, cfg->project, v, &a, &mv->ov);
+        if (req->incremental) {
+            ldr_ts last = latest_end(hist, n_hist, v->name);
+            if (last != LDR_TS_NONE)
+                mv->start = last;
+            else if (v->ttl > 0 && req->end - v->ttl < req->end)
+                mv->start = req->end - v->ttl;
+            else
+                mv->start = LDR_TS_NONE;
+            if (mv->start != LDR_TS_NONE && mv->start >= mv->end) {
+                mv->skip = true;
+                atomic_store(&mv->state, ST_UPTODATE);
+            }
+        } else {
+            mv->start = req->start;
+        }
+    }
+    if (rc == LDR_OK && n == 0)
+        rc = ldr_err_setf(err, LDR_EINVAL, "no online feature views to materialize");
+    for (size_t i = 0; rc == LDR_OK && i < n; i++)
+        if (!views[i].skip)
+            rc = lock_view(cfg, views[i].view->name, &views[i].lock_fd, err);
+    if (rc == LDR_OK) {
+        pool p = {.views = views, .n = n};
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t threads = req->threads > 0 ? (size_t)req->threads : ncpu > 0 ? (size_t)ncpu : 1;
+        if (threads > n)
+            threads = n;
+        /* Workers take views; the calling thread reports progress (or works itself
+         * when no thread could be started). */
+        pthread_t *tids = ldr_xcalloc(threads, sizeof *tids);
+        size_t started = 0;
+        for (; started < threads; started++)
+            if (pthread_create(&tids[started], NULL, worker, &p) != 0)
+                break;
+        ldr_mat_progress *snap = ldr_xcalloc(n, sizeof *snap);
+        if (started == 0)
+            worker(&p);
+        for (unsigned tick = 1; atomic_load(&p.done) < n; tick++) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            if (tick % 40 == 0) /* every 200 ms */
+                report(req, &p, snap, false);
+        }
+        for (size_t i = 0; i < started; i++)
+            pthread_join(tids[i], NULL);
+        ldr_free(tids);
+        /* Record the intervals of the views that succeeded; report the first failure. */
+        ldr_ts now = ldr_ts_now();
+        for (size_t i = 0; i < n; i++) {
+            mat_view *mv = &views[i];
+            if (mv->skip)
+                continue;
+            if (mv->rc != LDR_OK) {
+                if (rc == LDR_OK) {
+                    *err = mv->err;
+                    rc = mv->rc;
+                }
+                continue;
+            }
+            ldr_materialization m = {.view = mv->view->name,
+                                     .start = mv->start,
+                                     .end = mv->end,
+                                     .recorded = now,
+                                     .rows = atomic_load(&mv->rows_written)};
+            ldr_err e2;
+            ldr_err_clear(&e2);
+            if (ldr_registry_record_materialization(reg, cfg->project, &m, &e2) != LDR_OK) {
+                atomic_store(&mv->state, ST_FAILED);
+                if (rc == LDR_OK) {
+                    *err = e2;
+                    rc = e2.code;
+                }
+            }
+        }
+        report(req, &p, snap, true);
+        ldr_free(snap);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (views[i].lock_fd >= 0)
+            close(views[i].lock_fd);
+    ldr_free(views);
+    ldr_arena_fini(&a);
+    return rc;
+}
