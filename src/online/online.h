@@ -1,0 +1,162 @@
+/*
+ * online.h -- the online store: the latest feature values of every entity of a view, for
+ * low-latency serving. Materialization and push write it; get-online-features reads it.
+ *
+ * This header holds the encodings the stores share:
+ *   - entity keys in Feast's v3 serialization (key.c), so keys are byte-compatible with
+ *     Feast's stores; murmur3_32 (key.c), the hash Feast's Redis layout uses;
+ *   - a compact binary *row codec* (row.c) holding one entity's values for one view. Each
+ *     feature is tagged with the murmur3 of its name and its type, so decoding looks
+ *     features up by name: adding or removing a feature never rewrites stored rows.
+ * The store interface (an ops table with memory and SQLite backends) builds on them.
+ *
+ * Ownership: nothing here keeps a pointer to its inputs past the call. Decoders allocate
+ * only from the caller's arena. Thread-safety: the codecs are pure and reentrant.
+ */
+#ifndef LDR_ONLINE_ONLINE_H
+#define LDR_ONLINE_ONLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* ---- Entity keys (Feast serialization v3) ---------------------------------------------- */
+
+/** The join key of entityless views (Feast's DUMMY_ENTITY_ID); its value is "". */
+#define LDR_ONLINE_DUMMY_JOIN_KEY "__dummy_id"
+
+/** True for the value types an entity key may hold: String, Bytes, Int32, Int64 and
+ * UnixTimestamp (Feast rejects floats and bools as keys). */
+bool ldr_online_key_type_ok(ldr_type t);
+
+/**
+ * Appends the v3 serialization of an entity key to out (little-endian throughout):
+ *     u32 n; per key, sorted by join-key name: u32 2 (String), u32 len, name;
+ *     then per value in the same order: u32 type, u32 len, payload
+ * with payloads String/Bytes raw, Int32 4 bytes, Int64 8 bytes, UnixTimestamp 8 bytes
+ * of *seconds* (Feast's unix_timestamp_val). Pairs are sorted together, so the result
+ * does not depend on the order the caller lists them in. n == 0 gives 00000000.
+ * Example: driver_id=1002 (Int64) -> 01000000 02000000 09000000 6472697665725f6964
+ * 04000000 08000000 ea03000000000000.
+ * Errors (out then keeps its previous content): LDR_EINVAL naming the key for an
+ * unsupported type, a null value, a UnixTimestamp with a sub-second part (Feast stores
+ * whole seconds; rounding would merge distinct entities) or a join key listed twice;
+ * LDR_ELIMIT when out's maximum is reached or a string exceeds 4 GiB.
+ */
+LDR_MUST_USE ldr_code ldr_online_key_encode(const char *const *join_keys, const ldr_value *values,
+                                            size_t n, ldr_buf *out, ldr_err *err);
+
+/** Appends the key of an entityless view: __dummy_id = "" (String). Errors as above. */
+LDR_MUST_USE ldr_code ldr_online_key_encode_entityless(ldr_buf *out, ldr_err *err);
+
+/** A decoded entity key: n join keys (sorted, as serialized) and their values. */
+typedef struct ldr_online_key {
+    const char **join_keys; /* NUL-terminated names */
+    ldr_value *values;      /* String/Bytes/Int32/Int64/UnixTimestamp (microseconds) */
+    size_t n;
+} ldr_online_key;
+
+/**
+ * Decodes a v3 key without a schema (document retrieval returns entity keys this way).
+ * Every length is checked against the input first, so any bytes are safe to pass.
+ * Strings are copied (NUL-terminated): out is borrowed from a, valid until its fini.
+ * Errors: LDR_ECORRUPT with the byte offset for truncated input, trailing bytes, a name
+ * that is not typed String, an unknown value type or a wrong fixed-size length.
+ */
+LDR_MUST_USE ldr_code ldr_online_key_decode(const void *data, size_t len, ldr_arena *a,
+                                            ldr_online_key *out, ldr_err *err);
+
+/** MurmurHash3 x86_32 of len bytes. Feast's Redis layout names a feature's hash field by
+ * murmur3_32("<view>:<feature>", seed 0), stored as its 4 little-endian bytes. */
+uint32_t ldr_murmur3_32(const void *data, size_t len, uint32_t seed);
+
+/* ---- Row codec -------------------------------------------------------------------------- */
+
+/*
+ * One entity's values for one view, as stored (format version 1, little-endian):
+ *   row     = u8 version (1), uvarint count, entry * count
+ *   entry   = u32 murmur3_32(feature name, seed 0), u8 tag, payload
+ *   tag     = 0 null (no payload) | ldr_type of the value (1..8 scalars, 11..18 lists)
+ *   payload = Int32/Int64/UnixTimestamp: zigzag varint (timestamps in microseconds)
+ *             Float32 4 bytes, Float64 8 bytes (IEEE 754); Bool 1 byte (0 or 1)
+ *             String/Bytes: uvarint length, bytes
+ *             list: uvarint body length, then body = uvarint (n << 1 | has_nulls),
+ *                   a bitmap of ceil(n/8) bytes when has_nulls (bit i set = element i is
+ *                   null), and the non-null elements' scalar payloads in order
+ * Every payload is skippable without decoding it, so a read of two features of a wide
+ * view only parses the two. Decoding a feature of requested type R from a stored tag T:
+ *   T == R                        the value;
+ *   T null                        a null of type R (present: the row holds the feature);
+ *   numbers (Int32, Int64, Float32, Float64) converted to another number type when this
+ *   value is exactly representable there (3.0 -> Int64 3; 2^40 -> Int32 absent; NaN and
+ *   infinities only between floats; -0.0 not to integers);
+ *   String -> Bytes; lists element-wise by the same rules;
+ *   anything else, or a feature missing from the row: absent.
+ */
+
+/** A view's features prepared for encoding: their name hashes, in feature order. */
+typedef struct ldr_online_row_layout {
+    const ldr_field *features; /* borrowed */
+    size_t n;
+    uint32_t *hashes; /* murmur3_32(features[i].name, 0) */
+} ldr_online_row_layout;
+
+/**
+ * Prepares a layout. Fails with LDR_EINVAL when a feature has an invalid type, a name is
+ * listed twice, or two names have the same murmur3 hash (rows could not tell them apart;
+ * renaming one fixes it). features is borrowed; hashes come from a.
+ */
+LDR_MUST_USE ldr_code ldr_online_row_layout_init(ldr_online_row_layout *l,
+                                                 const ldr_field *features, size_t n, ldr_arena *a,
+                                                 ldr_err *err);
+
+/**
+ * Appends the row encoding of values[0..l->n) (feature order) to out. A value must be
+ * null or of its feature's declared type (the writer casts before); otherwise LDR_EINVAL
+ * naming the feature. LDR_ELIMIT when out's maximum is reached. On failure out keeps its
+ * previous content.
+ */
+LDR_MUST_USE ldr_code ldr_online_row_encode(const ldr_online_row_layout *l, const ldr_value *values,
+                                            ldr_buf *out, ldr_err *err);
+
+/** Requested features prepared for decoding: hashes sorted for binary search. */
+typedef struct ldr_online_row_proj {
+    size_t n;
+    const ldr_type *types; /* requested type of feature i; borrowed */
+    uint32_t *hashes;      /* sorted ascending */
+    size_t *index;         /* hashes[k] is the hash of requested feature index[k] */
+} ldr_online_row_proj;
+
+/** Prepares a projection of n requested features (a name may be requested twice). types
+ * is borrowed and must outlive p; the arrays come from a. */
+void ldr_online_row_proj_init(ldr_online_row_proj *p, const char *const *names,
+                              const ldr_type *types, size_t n, ldr_arena *a);
+
+/**
+ * Decodes the requested features of one stored row: out_values[i] and out_present[i] for
+ * requested feature i (an absent feature is a null of its requested type with
+ * out_present[i] false). Bounds-checked: any bytes are safe. Strings and lists are copied
+ * into a (borrowed; valid until its fini), so row may be released right after.
+ * Errors: LDR_ECORRUPT with the byte offset (bad version, truncation, unknown tag, a
+ * Bool byte other than 0/1, varint overflow, trailing bytes, a requested feature stored
+ * twice); outputs are then unspecified.
+ */
+LDR_MUST_USE ldr_code ldr_online_row_decode(const ldr_online_row_proj *p, const void *row,
+                                            size_t len, ldr_arena *a, ldr_value *out_values,
+                                            bool *out_present, ldr_err *err);
+
+/** One stored entry, for tools and tests: a null entry has value.type LDR_TYPE_INVALID. */
+typedef struct ldr_online_row_entry {
+    uint32_t hash;
+    ldr_value value;
+} ldr_online_row_entry;
+
+/** Decodes every entry of a row in stored order (strings, lists and the array from a).
+ * Errors as ldr_online_row_decode. */
+LDR_MUST_USE ldr_code ldr_online_row_entries(const void *row, size_t len, ldr_arena *a,
+                                             ldr_online_row_entry **out, size_t *out_n,
+                                             ldr_err *err);
+
+#endif /* LDR_ONLINE_ONLINE_H */

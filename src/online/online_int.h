@@ -1,0 +1,84 @@
+/*
+ * online_int.h -- private helpers shared by the online module's files: a bounds-checked
+ * little-endian byte reader for stored bytes (keys, rows) and little-endian writers.
+ *
+ * The reader never reads past `len`: every get checks the remaining length first and
+ * reports false, leaving the caller to fill the error with `pos` for context. Nothing
+ * outside src/online/ includes this header.
+ */
+#ifndef LDR_ONLINE_ONLINE_INT_H
+#define LDR_ONLINE_ONLINE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/core.h"
+
+typedef struct ldr__online_rd {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+} ldr__online_rd;
+
+static inline size_t ldr__online_rd_left(const ldr__online_rd *r)
+{
+    return r->len - r->pos;
+}
+
+static inline bool ldr__online_rd_u32(ldr__online_rd *r, uint32_t *out)
+{
+    if (ldr__online_rd_left(r) < 4)
+        return false;
+    const uint8_t *b = r->p + r->pos;
+    *out = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    r->pos += 4;
+    return true;
+}
+
+static inline bool ldr__online_rd_u64(ldr__online_rd *r, uint64_t *out)
+{
+    if (ldr__online_rd_left(r) < 8)
+        return false;
+    const uint8_t *b = r->p + r->pos;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    *out = v;
+    r->pos += 8;
+    return true;
+}
+
+/* Borrows n bytes of the input. */
+static inline bool ldr__online_rd_bytes(ldr__online_rd *r, size_t n, const uint8_t **out)
+{
+    if (ldr__online_rd_left(r) < n)
+        return false;
+    *out = r->p + r->pos;
+    r->pos += n;
+    return true;
+}
+
+static inline void ldr__online_le32(uint8_t *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void ldr__online_le64(uint8_t *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Drops what was appended to b after its length was `len` (error paths keep a buffer's
+ * previous content). */
+static inline void ldr__online_buf_truncate(ldr_buf *b, size_t len)
+{
+    b->len = len;
+    if (b->ptr)
+        b->ptr[len] = '\0';
+}
+
+#endif /* LDR_ONLINE_ONLINE_INT_H */
