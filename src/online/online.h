@@ -2,16 +2,21 @@
  * online.h -- the online store: the latest feature values of every entity of a view, for
  * low-latency serving. Materialization and push write it; get-online-features reads it.
  *
- * This header holds the encodings the stores share:
+ * Three layers:
  *   - entity keys in Feast's v3 serialization (key.c), so keys are byte-compatible with
  *     Feast's stores; murmur3_32 (key.c), the hash Feast's Redis layout uses;
  *   - a compact binary *row codec* (row.c) holding one entity's values for one view. Each
  *     feature is tagged with the murmur3 of its name and its type, so decoding looks
- *     features up by name: adding or removing a feature never rewrites stored rows.
- * The store interface (an ops table with memory and SQLite backends) builds on them.
+ *     features up by name: adding or removing a feature never rewrites stored rows;
+ *   - the store interface, an ops table plus an opaque handle (SQLite's VFS idea), with
+ *     `memory` (memory.c, the test fake) and `sqlite` (sqlite.c, the embedded default).
+ * online.c dispatches through the table and checks arguments, so every backend sees
+ * validated input and behaves the same. Newer wins on every write (see ldr_online_write).
  *
- * Ownership: nothing here keeps a pointer to its inputs past the call. Decoders allocate
- * only from the caller's arena. Thread-safety: the codecs are pure and reentrant.
+ * Ownership: nothing here keeps a pointer to its inputs past the call. Reads and decoders
+ * allocate only from the caller's arena. Thread-safety: the codecs are pure and
+ * reentrant; a store handle is used by one thread at a time (a server opens one handle
+ * per worker thread); distinct handles may be used concurrently.
  */
 #ifndef LDR_ONLINE_ONLINE_H
 #define LDR_ONLINE_ONLINE_H
@@ -21,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "repo/repo.h"
 
 /* ---- Entity keys (Feast serialization v3) ---------------------------------------------- */
 
@@ -158,5 +164,137 @@ typedef struct ldr_online_row_entry {
 LDR_MUST_USE ldr_code ldr_online_row_entries(const void *row, size_t len, ldr_arena *a,
                                              ldr_online_row_entry **out, size_t *out_n,
                                              ldr_err *err);
+
+/* ---- Store interface -------------------------------------------------------------------- */
+
+/** What a store needs to know about a view. Borrowed for the duration of each call. */
+typedef struct ldr_online_view {
+    const char *project;
+    const char *name;
+    const ldr_field *features; /* name + type, in schema order (entity columns excluded) */
+    size_t n_features;
+} ldr_online_view;
+
+/** A serialized entity key (ldr_online_key_encode), borrowed. */
+typedef struct ldr_online_keyref {
+    const void *ptr;
+    size_t len;
+} ldr_online_keyref;
+
+/** One entity's values for one view, for writes. */
+typedef struct ldr_online_row {
+    ldr_online_keyref key;
+    const ldr_value *values; /* n_features entries in view order; each may be null */
+    ldr_ts event_ts;         /* required */
+    ldr_ts created_ts;       /* LDR_TS_NONE when the source has none (older than any) */
+} ldr_online_row;
+
+/** One key's answer to a read. */
+typedef struct ldr_online_hit {
+    bool found;        /* the store has a row for the key */
+    ldr_ts event_ts;   /* of the stored row; LDR_TS_NONE when not found */
+    ldr_ts created_ts; /* of the stored row; LDR_TS_NONE when not found or none stored */
+    ldr_value *values; /* n requested features, arena-allocated; .is_null for null */
+    bool *present;     /* per requested feature: false when not found or the stored row
+                          lacks the feature (or holds it as an inconvertible type) */
+} ldr_online_hit;
+
+/**
+ * Backend operations. `self` is the backend's private state from open. The dispatcher
+ * (ldr_online_*) checks arguments before calling, so backends may assume: views have a
+ * project and a name, rows' event timestamps are set, arrays are non-NULL when their
+ * count is non-zero. Errors follow the ldr_online_* functions below.
+ */
+typedef struct ldr_online_ops {
+    const char *type; /* "sqlite", "memory": the online_store type in feature_store.yaml */
+    ldr_code (*open)(const ldr_config *cfg, void **self, ldr_err *err);
+    void (*close)(void *self);
+    ldr_code (*update)(void *self, const ldr_online_view *keep_or_add, size_t n_add,
+                       const ldr_online_view *drop, size_t n_drop, ldr_err *err);
+    ldr_code (*write)(void *self, const ldr_online_view *v, const ldr_online_row *rows, size_t n,
+                      size_t *n_written, ldr_err *err);
+    ldr_code (*read)(void *self, const ldr_online_view *v, const char *const *features,
+                     const ldr_type *types, size_t n_features, const ldr_online_keyref *keys,
+                     size_t n_keys, ldr_arena *a, ldr_online_hit *out, ldr_err *err);
+    ldr_code (*teardown)(void *self, const ldr_online_view *views, size_t n, ldr_err *err);
+    ldr_code (*integrity_check)(void *self, ldr_err *err); /* NULL: nothing to check */
+} ldr_online_ops;
+
+extern const ldr_online_ops ldr_online_memory_ops;
+extern const ldr_online_ops ldr_online_sqlite_ops;
+
+/** The backend for a type name ("memory", "sqlite"). Static; never free. NULL with
+ * LDR_EUNSUPPORTED ("unknown online store type 'x' (known: memory, sqlite)") otherwise. */
+const ldr_online_ops *ldr_online_lookup_ops(const char *type, ldr_err *err);
+
+/** An open online store: a backend and its handle. Opaque; one thread at a time. */
+typedef struct ldr_online_store ldr_online_store;
+
+/**
+ * Opens the store cfg->online_type names (cfg->online_path for file-based stores).
+ *   memory: an empty store private to this handle; its data goes away on close.
+ *   sqlite: opens or creates cfg->online_path (and its missing parent directories) in
+ *           WAL mode; other handles and processes may use the same file at once.
+ * Returns: caller owns; free with ldr_online_close. NULL with err set: LDR_EUNSUPPORTED
+ * for an unknown type, LDR_EINVAL without a path, LDR_EIO/LDR_EBACKEND/LDR_ECORRUPT when
+ * the file cannot be created or is not a SQLite database.
+ */
+ldr_online_store *ldr_online_open(const ldr_config *cfg, ldr_err *err);
+
+/** Closes the store. NULL is a no-op. */
+void ldr_online_close(ldr_online_store *s);
+
+/** The backend's type name. Static; never free. */
+const char *ldr_online_type(const ldr_online_store *s);
+
+/**
+ * Makes the store match the applied definitions: creates the tables of `keep_or_add`
+ * that are missing (existing ones keep their rows: rows survive schema changes, see the
+ * row codec) and drops the tables of `drop` with their rows. Drops happen before
+ * creates, so a view in both lists ends up empty. Atomic on sqlite.
+ * Errors: LDR_EINVAL for a view without project or name; backend errors.
+ */
+LDR_MUST_USE ldr_code ldr_online_update(ldr_online_store *s, const ldr_online_view *keep_or_add,
+                                        size_t n_add, const ldr_online_view *drop, size_t n_drop,
+                                        ldr_err *err);
+
+/**
+ * Writes rows of view v in one transaction: all of them or, on error, none.
+ * Newer wins: a row replaces the stored row of its key only when its event timestamp is
+ * greater, or equal with a created timestamp greater or equal (LDR_TS_NONE is older
+ * than any created timestamp). So an older event never replaces a newer one, equal
+ * timestamps resolve to the later write, and rows of one batch are applied in order
+ * under the same rule (duplicates of a key within a batch resolve correctly).
+ * *n_written (optional) receives how many rows inserted or replaced a row (0 on error).
+ * Errors: LDR_EINVAL for a row without an event timestamp or key, or a value whose type
+ * is not its feature's (naming the row and feature); LDR_ENOTFOUND when the view has no
+ * table (update was not called for it); LDR_EBUSY when another writer holds the lock
+ * past the busy timeout (5 s); LDR_EBACKEND.
+ */
+LDR_MUST_USE ldr_code ldr_online_write(ldr_online_store *s, const ldr_online_view *v,
+                                       const ldr_online_row *rows, size_t n, size_t *n_written,
+                                       ldr_err *err);
+
+/**
+ * Reads n_features features (names and requested types; a feature the view does not
+ * hold is simply absent) for n_keys serialized keys into out[0..n_keys). Every hit's
+ * arrays are allocated from a, also for keys not found. Keys may repeat. All keys are
+ * read from one consistent snapshot on sqlite.
+ * Errors: LDR_ENOTFOUND when the view has no table; LDR_ECORRUPT when a stored row does
+ * not decode (naming the view); backend errors. out is then unspecified.
+ */
+LDR_MUST_USE ldr_code ldr_online_read(ldr_online_store *s, const ldr_online_view *v,
+                                      const char *const *features, const ldr_type *types,
+                                      size_t n_features, const ldr_online_keyref *keys,
+                                      size_t n_keys, ldr_arena *a, ldr_online_hit *out,
+                                      ldr_err *err);
+
+/** Drops the tables of the given views (missing ones are fine). Atomic on sqlite. */
+LDR_MUST_USE ldr_code ldr_online_teardown(ldr_online_store *s, const ldr_online_view *views,
+                                          size_t n, ldr_err *err);
+
+/** Checks the store's physical integrity: on sqlite `PRAGMA integrity_check`, whose
+ * findings give LDR_ECORRUPT with the first of them in the message. LDR_OK for memory. */
+LDR_MUST_USE ldr_code ldr_online_integrity_check(ldr_online_store *s, ldr_err *err);
 
 #endif /* LDR_ONLINE_ONLINE_H */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "online/online.h"
 
 typedef struct ldr__online_rd {
     const uint8_t *p;
@@ -79,6 +80,29 @@ static inline void ldr__online_buf_truncate(ldr_buf *b, size_t len)
     b->len = len;
     if (b->ptr)
         b->ptr[len] = '\0';
+}
+
+/* ---- Read results (online.c), shared by the backends ------------------------------------ */
+
+/* Fills a hit for a key the store has no row for: arrays from a, nulls of the requested
+ * types, nothing present. */
+void ldr__online_hit_miss(const ldr_online_row_proj *p, ldr_arena *a, ldr_online_hit *out);
+
+/* Fills a hit from a stored row (decoded into a; row may be released afterwards).
+ * LDR_ECORRUPT from the codec, prefixed with the view's name. */
+LDR_MUST_USE ldr_code ldr__online_hit_decode(const ldr_online_row_proj *p, const ldr_online_view *v,
+                                             const void *row, size_t len, ldr_ts event_ts,
+                                             ldr_ts created_ts, ldr_arena *a, ldr_online_hit *out,
+                                             ldr_err *err);
+
+/* True when a row with timestamps (event_ts, created_ts) replaces a stored row with
+ * (stored_event, stored_created): newer event, or the same event and a created timestamp
+ * at least as new (LDR_TS_NONE, INT64_MIN, is older than any). The SQL of sqlite.c
+ * states the same rule. */
+static inline bool ldr__online_newer(ldr_ts event_ts, ldr_ts created_ts, ldr_ts stored_event,
+                                     ldr_ts stored_created)
+{
+    return event_ts > stored_event || (event_ts == stored_event && created_ts >= stored_created);
 }
 
 #endif /* LDR_ONLINE_ONLINE_INT_H */

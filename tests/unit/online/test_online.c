@@ -1,19 +1,76 @@
 /*
- * test_online.c -- the online module's encodings: Feast v3 entity keys (published vectors,
- * sorting, errors, schema-free decoding of hostile bytes), murmur3_32, and the row codec
+ * test_online.c -- the online store module: Feast v3 entity keys (published vectors,
+ * sorting, errors, schema-free decoding of hostile bytes), murmur3_32, the row codec
  * (every type and list type, nulls, absent features, conversions on read, pinned bytes,
- * corrupt input).
+ * corrupt input), and ONE behavioural suite run against both backends (STORE_TEST
+ * defines <name>_memory and <name>_sqlite): round trips, NOT_FOUND, newer-wins (older
+ * event, equal event with older created, equal both, within one batch), atomic writes,
+ * schema changes, update/drop/teardown. SQLite-only tests cover reopening, WAL, parent
+ * directories, corrupt row blobs and files, and integrity_check; a random differential
+ * test applies the same batches to both stores and to a brute-force model.
+ *
+ * SQLite files live under a mkdtemp directory in the working directory, removed at the
+ * end. The corruption tests open the file with SQLite's own API to damage it, which is
+ * why this test (not the module) includes sqlite3.h.
  */
 #include "online/online.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "harness.h"
 
 /* ---- Helpers --------------------------------------------------------------------------- */
+
+static char tmp_root[64];
+static int dir_seq;
+static const char *g_type; /* backend of the running store test */
+
+static void fresh_path(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%d", tmp_root, ++dir_seq);
+    if (mkdir(buf, 0777) != 0)
+        HARNESS_FAIL("mkdir %s: %s", buf, strerror(errno));
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "/online.db");
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static ldr_online_store *open_type(const char *type, const char *path, ldr_err *err)
+{
+    ldr_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.project = "proj";
+    cfg.online_type = type;
+    cfg.online_path = path;
+    return ldr_online_open(&cfg, err);
+}
+
+/* A fresh, empty store of the running backend type. */
+static ldr_online_store *open_fresh(char *path, size_t cap)
+{
+    fresh_path(path, cap);
+    ldr_err err;
+    ldr_online_store *s = open_type(g_type, path, &err);
+    if (!s)
+        HARNESS_FAIL("open %s: %s", g_type, err.msg);
+    return s;
+}
 
 static ldr_value v_i32(int32_t x)
 {
@@ -87,6 +144,21 @@ static void hex(const ldr_buf *b, char *out, size_t cap)
         hex((buf), hx_, sizeof hx_); \
         CHECK_EQ_STR(hx_, expected); \
     } while (0)
+
+/* Serializes a one-key Int64 entity key into the arena. */
+static ldr_online_keyref key_i64(ldr_arena *a, const char *name, int64_t id)
+{
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    ldr_value v = v_i64(id);
+    ldr_err err;
+    CHECK_OK(ldr_online_key_encode(&name, &v, 1, &b, &err), err);
+    char *copy = ldr_arena_alloc(a, b.len);
+    memcpy(copy, b.ptr, b.len);
+    ldr_online_keyref k = {copy, b.len};
+    ldr_buf_fini(&b);
+    return k;
+}
 
 /* ---- Entity keys and murmur3 ----------------------------------------------------------- */
 
@@ -677,8 +749,758 @@ TEST(row_corrupt_input_is_an_error)
     ldr_arena_fini(&a);
 }
 
+/* ---- The store suite (run against every backend) -------------------------------------- */
+
+/* Defines test_<name>_memory and test_<name>_sqlite running the same body. */
+#define STORE_TEST(name)            \
+    static void store_##name(void); \
+    TEST(name##_memory)             \
+    {                               \
+        g_type = "memory";          \
+        store_##name();             \
+    }                               \
+    TEST(name##_sqlite)             \
+    {                               \
+        g_type = "sqlite";          \
+        store_##name();             \
+    }                               \
+    static void store_##name(void)
+
+static const ldr_field xs_fields[] = {{.name = "x", .type = LDR_TYPE_INT64},
+                                      {.name = "s", .type = LDR_TYPE_STRING}};
+
+static ldr_online_view view_of(const char *project, const char *name, const ldr_field *f, size_t n)
+{
+    ldr_online_view v = {.project = project, .name = name, .features = f, .n_features = n};
+    return v;
+}
+
+static const char *const xs_names[] = {"x", "s"};
+static const ldr_type xs_types[] = {LDR_TYPE_INT64, LDR_TYPE_STRING};
+
+/* Writes one row (x, s) for driver id `id`; returns the code, *n_written the count. */
+static ldr_code write_xs(ldr_online_store *s, const ldr_online_view *v, int64_t id, int64_t x,
+                         const char *str, ldr_ts ev, ldr_ts cr, size_t *n_written, ldr_err *err)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_value vals[] = {v_i64(x), str ? v_str(LDR_TYPE_STRING, str, strlen(str))
+                                      : ldr_value_null(LDR_TYPE_STRING)};
+    ldr_online_row row = {key_i64(&a, "driver_id", id), vals, ev, cr};
+    ldr_code rc = ldr_online_write(s, v, &row, 1, n_written, err);
+    ldr_arena_fini(&a);
+    return rc;
+}
+
+/* Reads (x, s) of one driver; returns the hit (arrays from a). */
+static ldr_online_hit read_xs(ldr_online_store *s, const ldr_online_view *v, int64_t id,
+                              ldr_arena *a)
+{
+    ldr_online_keyref k = key_i64(a, "driver_id", id);
+    ldr_online_hit hit;
+    memset(&hit, 0, sizeof hit);
+    ldr_err err;
+    CHECK_OK(ldr_online_read(s, v, xs_names, xs_types, 2, &k, 1, a, &hit, &err), err);
+    return hit;
+}
+
+/* Checks that a driver's stored (x, event, created). */
+#define CHECK_XS(s, v, id, x, ev, cr)                      \
+    do {                                                   \
+        ldr_arena ca_;                                     \
+        ldr_arena_init(&ca_, 4096);                        \
+        ldr_online_hit h_ = read_xs((s), (v), (id), &ca_); \
+        CHECK(h_.found);                                   \
+        if (h_.found) {                                    \
+            CHECK_EQ_I64(h_.values[0].u.i64, (x));         \
+            CHECK_EQ_I64(h_.event_ts, (ev));               \
+            CHECK_EQ_I64(h_.created_ts, (cr));             \
+        }                                                  \
+        ldr_arena_fini(&ca_);                              \
+    } while (0)
+
+STORE_TEST(round_trip_every_type)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    CHECK_EQ_STR(ldr_online_type(s), g_type);
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 16);
+    ldr_online_view v = view_of("proj", "all_types", all_fields, N_ALL);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    enum { N = 50 };
+    ldr_online_row rows[N];
+    ldr_online_keyref keys[N + 2];
+    uint64_t rng = 3;
+    for (int i = 0; i < N; i++) {
+        ldr_value *vals = ldr_arena_calloc(&a, N_ALL, sizeof *vals);
+        for (size_t j = 0; j < N_ALL; j++)
+            vals[j] = random_value(all_fields[j].type, &rng, &a);
+        keys[i] = key_i64(&a, "driver_id", i);
+        rows[i] = (ldr_online_row){keys[i], vals, 1000 + i, i % 2 ? LDR_TS_NONE : 7};
+    }
+    keys[N] = key_i64(&a, "driver_id", 999);
+    keys[N + 1] = keys[3]; /* a key may repeat */
+    size_t written = 0;
+    CHECK_OK(ldr_online_write(s, &v, rows, N, &written, &err), err);
+    CHECK_EQ_I64(written, N);
+    ldr_online_hit hits[N + 2];
+    CHECK_OK(ldr_online_read(s, &v, field_names(all_fields, N_ALL, &a),
+                             field_types(all_fields, N_ALL, &a), N_ALL, keys, N + 2, &a, hits,
+                             &err),
+             err);
+    for (int i = 0; i < N + 2; i++) {
+        int src = i == N + 1 ? 3 : i;
+        CHECK(hits[i].found == (i != N));
+        if (!hits[i].found)
+            continue;
+        CHECK_EQ_I64(hits[i].event_ts, 1000 + src);
+        CHECK_EQ_I64(hits[i].created_ts, src % 2 ? LDR_TS_NONE : 7);
+        for (size_t j = 0; j < N_ALL; j++) {
+            CHECK(hits[i].present[j]);
+            if (!ldr_value_eq(&hits[i].values[j], &rows[src].values[j]))
+                HARNESS_FAIL("key %d feature %s differs", src, all_fields[j].name);
+        }
+    }
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(unknown_keys_are_not_found)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    /* An empty view reads as "not found" for every key. */
+    ldr_online_hit h = read_xs(s, &v, 1, &a);
+    CHECK(!h.found);
+    CHECK_OK(write_xs(s, &v, 1, 10, "a", 100, LDR_TS_NONE, NULL, &err), err);
+    ldr_online_keyref keys[] = {key_i64(&a, "driver_id", 2),
+                                key_i64(&a, "driver_id", 1),
+                                {NULL, 0},
+                                {"\x01\x02", 2},
+                                key_i64(&a, "other_id", 1)};
+    ldr_online_hit hits[5];
+    CHECK_OK(ldr_online_read(s, &v, xs_names, xs_types, 2, keys, 5, &a, hits, &err), err);
+    for (int i = 0; i < 5; i++) {
+        CHECK(hits[i].found == (i == 1));
+        if (i == 1)
+            continue;
+        CHECK_EQ_I64(hits[i].event_ts, LDR_TS_NONE);
+        CHECK_EQ_I64(hits[i].created_ts, LDR_TS_NONE);
+        for (int j = 0; j < 2; j++) {
+            CHECK(!hits[i].present[j]);
+            CHECK(hits[i].values[j].is_null && hits[i].values[j].type == xs_types[j]);
+        }
+    }
+    CHECK(hits[1].present[0] && hits[1].values[0].u.i64 == 10);
+    CHECK(hits[1].present[1] && hits[1].values[1].u.str.len == 1);
+    /* Zero keys, zero features. */
+    CHECK_OK(ldr_online_read(s, &v, NULL, NULL, 0, keys, 2, &a, hits, &err), err);
+    CHECK(!hits[0].found && hits[1].found);
+    CHECK_OK(ldr_online_read(s, &v, xs_names, xs_types, 2, NULL, 0, &a, NULL, &err), err);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(newer_wins)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    size_t w = 99;
+    CHECK_OK(write_xs(s, &v, 1, 1, "a", 10, 5, &w, &err), err);
+    CHECK_EQ_I64(w, 1);
+    CHECK_OK(write_xs(s, &v, 1, 2, "b", 9, 100, &w, &err), err); /* older event */
+    CHECK_EQ_I64(w, 0);
+    CHECK_XS(s, &v, 1, 1, 10, 5);
+    CHECK_OK(write_xs(s, &v, 1, 3, "c", 10, 4, &w, &err), err); /* same event, older created */
+    CHECK_EQ_I64(w, 0);
+    CHECK_XS(s, &v, 1, 1, 10, 5);
+    CHECK_OK(write_xs(s, &v, 1, 4, "d", 10, 5, &w, &err), err); /* both equal: later wins */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 4, 10, 5);
+    CHECK_OK(write_xs(s, &v, 1, 5, "e", 10, 6, &w, &err), err); /* newer created */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 5, 10, 6);
+    CHECK_OK(write_xs(s, &v, 1, 6, "f", 11, LDR_TS_NONE, &w, &err), err); /* newer event */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 6, 11, LDR_TS_NONE);
+    CHECK_OK(write_xs(s, &v, 1, 7, "g", 11, LDR_TS_NONE, &w, &err), err); /* none == none */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 7, 11, LDR_TS_NONE);
+    CHECK_OK(write_xs(s, &v, 1, 8, "h", 11, -5, &w, &err), err); /* any created > none */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 8, 11, -5);
+    CHECK_OK(write_xs(s, &v, 1, 9, "i", 11, LDR_TS_NONE, &w, &err), err); /* none < -5 */
+    CHECK_EQ_I64(w, 0);
+    CHECK_XS(s, &v, 1, 8, 11, -5);
+    CHECK_OK(write_xs(s, &v, 1, 10, NULL, INT64_MAX, INT64_MAX, &w, &err), err);
+    CHECK_XS(s, &v, 1, 10, INT64_MAX, INT64_MAX);
+    ldr_online_close(s);
+}
+
+STORE_TEST(newer_wins_within_one_batch)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    ldr_online_keyref k1 = key_i64(&a, "driver_id", 1), k2 = key_i64(&a, "driver_id", 2);
+    ldr_value vals[6][2];
+    for (int i = 0; i < 6; i++) {
+        vals[i][0] = v_i64(i);
+        vals[i][1] = ldr_value_null(LDR_TYPE_STRING);
+    }
+    ldr_online_row rows[] = {
+        {k1, vals[0], 5, LDR_TS_NONE}, /* inserted */
+        {k1, vals[1], 7, LDR_TS_NONE}, /* replaces */
+        {k1, vals[2], 6, 1000},        /* older event: ignored */
+        {k2, vals[3], 1, 2},           /* inserted */
+        {k2, vals[4], 1, 1},           /* older created: ignored */
+        {k1, vals[5], 7, LDR_TS_NONE}, /* equal: the later row wins */
+    };
+    size_t w = 0;
+    CHECK_OK(ldr_online_write(s, &v, rows, 6, &w, &err), err);
+    CHECK_EQ_I64(w, 4);
+    CHECK_XS(s, &v, 1, 5, 7, LDR_TS_NONE);
+    CHECK_XS(s, &v, 2, 3, 1, 2);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(failed_write_changes_nothing)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 1, "a", 10, LDR_TS_NONE, NULL, &err), err);
+    ldr_value good[] = {v_i64(2), v_str(LDR_TYPE_STRING, "b", 1)};
+    ldr_value bad[] = {v_f64(2.5), v_str(LDR_TYPE_STRING, "b", 1)};
+    ldr_online_row rows[] = {{key_i64(&a, "driver_id", 1), good, 20, LDR_TS_NONE},
+                             {key_i64(&a, "driver_id", 2), good, 20, LDR_TS_NONE},
+                             {key_i64(&a, "driver_id", 3), bad, 20, LDR_TS_NONE}};
+    size_t w = 99;
+    CHECK_FAILS(ldr_online_write(s, &v, rows, 3, &w, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "online write to proj.driver: row 2: feature 'x'");
+    CHECK_EQ_I64(w, 0);
+    CHECK_XS(s, &v, 1, 1, 10, LDR_TS_NONE);
+    CHECK(!read_xs(s, &v, 2, &a).found);
+    rows[2].values = good;
+    rows[1].event_ts = LDR_TS_NONE;
+    CHECK_FAILS(ldr_online_write(s, &v, rows, 3, &w, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "row 1 has no event timestamp");
+    rows[1].event_ts = 20;
+    rows[2].key.len = 0;
+    CHECK_FAILS(ldr_online_write(s, &v, rows, 3, &w, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "row 2 has no entity key");
+    CHECK(!read_xs(s, &v, 2, &a).found);
+    CHECK_OK(ldr_online_write(s, &v, rows, 0, &w, &err), err); /* nothing to do */
+    CHECK_EQ_I64(w, 0);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(schema_change_needs_no_rewrite)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v1 = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v1, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v1, 1, 5, "old", 10, LDR_TS_NONE, NULL, &err), err);
+    /* The view loses s and gains y; apply keeps the table. */
+    static const ldr_field f2[] = {{.name = "x", .type = LDR_TYPE_INT64},
+                                   {.name = "y", .type = LDR_TYPE_FLOAT64}};
+    ldr_online_view v2 = view_of("proj", "driver", f2, 2);
+    CHECK_OK(ldr_online_update(s, &v2, 1, NULL, 0, &err), err);
+    ldr_value vals[] = {v_i64(6), v_f64(0.25)};
+    ldr_online_row row = {key_i64(&a, "driver_id", 2), vals, 10, LDR_TS_NONE};
+    CHECK_OK(ldr_online_write(s, &v2, &row, 1, NULL, &err), err);
+    /* x read as Float64 (converted exactly), y, and s (no longer declared). */
+    const char *names[] = {"x", "y", "s"};
+    const ldr_type types[] = {LDR_TYPE_FLOAT64, LDR_TYPE_FLOAT64, LDR_TYPE_STRING};
+    ldr_online_keyref keys[] = {key_i64(&a, "driver_id", 1), key_i64(&a, "driver_id", 2)};
+    ldr_online_hit h[2];
+    CHECK_OK(ldr_online_read(s, &v2, names, types, 3, keys, 2, &a, h, &err), err);
+    CHECK(h[0].found && h[1].found);
+    CHECK(h[0].present[0] && h[0].values[0].u.f64 == 5.0);
+    CHECK(!h[0].present[1] && h[0].values[1].is_null); /* absent: NOT_FOUND for y */
+    CHECK(h[0].present[2] && h[0].values[2].u.str.len == 3);
+    CHECK(h[1].present[0] && h[1].values[0].u.f64 == 6.0);
+    CHECK(h[1].present[1] && h[1].values[1].u.f64 == 0.25);
+    CHECK(!h[1].present[2]);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(update_drop_and_teardown)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view va = view_of("proj", "va", xs_fields, 2);
+    ldr_online_view vb = view_of("proj", "vb", xs_fields, 2);
+    ldr_online_keyref k = key_i64(&a, "driver_id", 1);
+    ldr_online_hit h;
+    CHECK_FAILS(ldr_online_read(s, &va, xs_names, xs_types, 2, &k, 1, &a, &h, &err), LDR_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "view proj.va has no table");
+    CHECK_FAILS(write_xs(s, &va, 1, 1, "a", 1, LDR_TS_NONE, NULL, &err), LDR_ENOTFOUND);
+    ldr_online_view both[] = {va, vb};
+    CHECK_OK(ldr_online_update(s, both, 2, NULL, 0, &err), err);
+    CHECK_OK(ldr_online_update(s, both, 2, NULL, 0, &err), err); /* idempotent */
+    CHECK_OK(write_xs(s, &va, 1, 1, "a", 1, LDR_TS_NONE, NULL, &err), err);
+    CHECK_OK(write_xs(s, &vb, 1, 2, "b", 1, LDR_TS_NONE, NULL, &err), err);
+    /* Keep va, drop vb. */
+    CHECK_OK(ldr_online_update(s, &va, 1, &vb, 1, &err), err);
+    CHECK_XS(s, &va, 1, 1, 1, LDR_TS_NONE);
+    CHECK_FAILS(ldr_online_read(s, &vb, xs_names, xs_types, 2, &k, 1, &a, &h, &err), LDR_ENOTFOUND);
+    /* Re-adding gives an empty table; a view in both lists ends up empty too. */
+    CHECK_OK(ldr_online_update(s, &vb, 1, NULL, 0, &err), err);
+    CHECK(!read_xs(s, &vb, 1, &a).found);
+    CHECK_OK(ldr_online_update(s, &va, 1, &va, 1, &err), err);
+    CHECK(!read_xs(s, &va, 1, &a).found);
+    CHECK_OK(write_xs(s, &va, 1, 3, "c", 1, LDR_TS_NONE, NULL, &err), err);
+    CHECK_OK(ldr_online_teardown(s, both, 2, &err), err);
+    CHECK_FAILS(ldr_online_read(s, &va, xs_names, xs_types, 2, &k, 1, &a, &h, &err), LDR_ENOTFOUND);
+    CHECK_OK(ldr_online_teardown(s, both, 2, &err), err); /* nothing left: fine */
+    ldr_online_view nameless = view_of("proj", "", xs_fields, 2);
+    CHECK_FAILS(ldr_online_update(s, &nameless, 1, NULL, 0, &err), LDR_EINVAL);
+    CHECK_OK(ldr_online_integrity_check(s, &err), err);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(views_and_projects_are_separate)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_online_view views[] = {view_of("p1", "v", xs_fields, 2), view_of("p2", "v", xs_fields, 2),
+                               view_of("p1", "w", xs_fields, 2)};
+    CHECK_OK(ldr_online_update(s, views, 3, NULL, 0, &err), err);
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(write_xs(s, &views[i], 7, 100 + i, "x", 1, LDR_TS_NONE, NULL, &err), err);
+    for (int i = 0; i < 3; i++)
+        CHECK_XS(s, &views[i], 7, 100 + i, 1, LDR_TS_NONE);
+    CHECK_OK(ldr_online_teardown(s, &views[1], 1, &err), err);
+    CHECK_XS(s, &views[0], 7, 100, 1, LDR_TS_NONE);
+    CHECK_XS(s, &views[2], 7, 102, 1, LDR_TS_NONE);
+    ldr_online_close(s);
+}
+
+STORE_TEST(entityless_and_composite_keys)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v = view_of("proj", "global", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    CHECK_OK(ldr_online_key_encode_entityless(&b, &err), err);
+    size_t dummy_len = b.len;
+    const char *names[] = {"user", "item"};
+    ldr_value kv[] = {v_str(LDR_TYPE_STRING, "u1", 2), v_i32(4)};
+    CHECK_OK(ldr_online_key_encode(names, kv, 2, &b, &err), err);
+    ldr_online_keyref keys[] = {{b.ptr, dummy_len}, {b.ptr + dummy_len, b.len - dummy_len}};
+    ldr_value v1[] = {v_i64(1), v_str(LDR_TYPE_STRING, "", 0)};
+    ldr_value v2[] = {v_i64(2), v_str(LDR_TYPE_STRING, "z", 1)};
+    ldr_online_row rows[] = {{keys[0], v1, 5, LDR_TS_NONE}, {keys[1], v2, 5, LDR_TS_NONE}};
+    CHECK_OK(ldr_online_write(s, &v, rows, 2, NULL, &err), err);
+    ldr_online_hit h[2];
+    CHECK_OK(ldr_online_read(s, &v, xs_names, xs_types, 2, keys, 2, &a, h, &err), err);
+    CHECK(h[0].found && h[0].values[0].u.i64 == 1 && h[0].values[1].u.str.len == 0);
+    CHECK(h[1].found && h[1].values[0].u.i64 == 2);
+    ldr_buf_fini(&b);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+/* ---- SQLite only ----------------------------------------------------------------------- */
+
+static sqlite3 *raw_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        HARNESS_FAIL("sqlite3_open %s: %s", path, db ? sqlite3_errmsg(db) : "?");
+    return db;
+}
+
+/* The first column of the first row of sql, as text (static buffer). */
+static const char *raw_query(sqlite3 *db, const char *sql)
+{
+    static char out[512];
+    out[0] = '\0';
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        HARNESS_FAIL("prepare %s: %s", sql, sqlite3_errmsg(db));
+        return out;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, sizeof out, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        HARNESS_FAIL("%s: %s", sql, msg ? msg : "?");
+    sqlite3_free(msg);
+}
+
+TEST(sqlite_file_layout)
+{
+    char path[256];
+    fresh_path(path, sizeof path);
+    /* Parent directories are created. */
+    char *slash = strrchr(path, '/');
+    snprintf(slash, sizeof path - (size_t)(slash - path), "/data/nested/online.db");
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    CHECK(s != NULL);
+    if (!s) {
+        HARNESS_FAIL("%s", err.msg);
+        return;
+    }
+    ldr_online_view v = view_of("proj", "driver_stats", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 1, "a", 1700000000000000LL, LDR_TS_NONE, NULL, &err), err);
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_STR(raw_query(db, "PRAGMA journal_mode"), "wal");
+    const char *sql =
+        raw_query(db, "SELECT sql FROM sqlite_master WHERE name = 'proj_driver_stats'");
+    CHECK_CONTAINS(sql, "entity_key BLOB PRIMARY KEY");
+    CHECK_CONTAINS(sql, "WITHOUT ROWID");
+    CHECK_EQ_STR(raw_query(db, "SELECT hex(entity_key) || ' ' || event_ts || ' ' ||"
+                               " quote(created_ts) FROM proj_driver_stats"),
+                 "01000000020000000900000064726976"
+                 "65725F69640400000008000000010000"
+                 "0000000000 1700000000000000 NULL");
+    sqlite3_close(db);
+    ldr_online_close(s);
+}
+
+TEST(sqlite_reopen_and_second_handle)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    ldr_online_store *t = open_type("sqlite", path, &err);
+    CHECK(s && t);
+    if (!s || !t)
+        return;
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 11, "a", 5, 6, NULL, &err), err);
+    CHECK_XS(t, &v, 1, 11, 5, 6); /* the other handle sees the commit */
+    CHECK_OK(write_xs(t, &v, 1, 12, "b", 6, 6, NULL, &err), err);
+    CHECK_XS(s, &v, 1, 12, 6, 6);
+    /* Another handle dropping the table is reported by the first, not a crash. */
+    CHECK_OK(ldr_online_teardown(t, &v, 1, &err), err);
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_keyref k = key_i64(&a, "driver_id", 1);
+    ldr_online_hit h;
+    CHECK_FAILS(ldr_online_read(s, &v, xs_names, xs_types, 2, &k, 1, &a, &h, &err), LDR_ENOTFOUND);
+    CHECK_FAILS(write_xs(s, &v, 1, 1, "a", 100, 6, NULL, &err), LDR_ENOTFOUND);
+    CHECK_OK(ldr_online_update(t, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 13, "c", 7, 6, NULL, &err), err);
+    ldr_online_close(s);
+    ldr_online_close(t);
+    s = open_type("sqlite", path, &err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_XS(s, &v, 1, 13, 7, 6);
+        CHECK_OK(ldr_online_integrity_check(s, &err), err);
+    }
+    ldr_online_close(s);
+    ldr_arena_fini(&a);
+}
+
+TEST(sqlite_corrupt_row_is_a_clear_error)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    if (!s) {
+        HARNESS_FAIL("%s", err.msg);
+        return;
+    }
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 1, "a", 1, LDR_TS_NONE, NULL, &err), err);
+    CHECK_OK(write_xs(s, &v, 2, 2, "b", 1, LDR_TS_NONE, NULL, &err), err);
+    sqlite3 *db = raw_open(path);
+    static const char *const blobs[] = {"x'01ff'", "x''", "x'02'", "x'0101'", "'text'"};
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    for (size_t i = 0; i < LDR_ARRAY_LEN(blobs); i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE proj_driver SET value = %s", blobs[i]);
+        raw_exec(db, sql);
+        ldr_online_keyref k = key_i64(&a, "driver_id", 1);
+        ldr_online_hit h;
+        err.msg[0] = '\0';
+        CHECK_FAILS(ldr_online_read(s, &v, xs_names, xs_types, 2, &k, 1, &a, &h, &err),
+                    LDR_ECORRUPT);
+        CHECK_CONTAINS(err.msg, "view proj.driver: online row");
+    }
+    sqlite3_close(db);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+TEST(sqlite_damaged_file)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    if (!s) {
+        HARNESS_FAIL("%s", err.msg);
+        return;
+    }
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 16);
+    enum { N = 3000 };
+    ldr_online_row *rows = ldr_arena_calloc(&a, N, sizeof *rows);
+    ldr_value vals[2] = {v_i64(1), v_str(LDR_TYPE_STRING, "some padding to fill pages", 26)};
+    for (int i = 0; i < N; i++)
+        rows[i] = (ldr_online_row){key_i64(&a, "driver_id", i), vals, 1, LDR_TS_NONE};
+    CHECK_OK(ldr_online_write(s, &v, rows, N, NULL, &err), err);
+    CHECK_OK(ldr_online_integrity_check(s, &err), err);
+    ldr_online_close(s); /* the last connection checkpoints the WAL into the file */
+    /* Scribble over the middle of the file (B-tree pages, not the header page). */
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        CHECK(size > 16 * 4096);
+        for (long off = 2 * 4096 + 100; off < size - 4096; off += 4096 * 3) {
+            fseek(f, off, SEEK_SET);
+            fwrite("\xde\xad\xbe\xef\xde\xad\xbe\xef", 1, 8, f);
+        }
+        fclose(f);
+    }
+    s = open_type("sqlite", path, &err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_FAILS(ldr_online_integrity_check(s, &err), LDR_ECORRUPT);
+        CHECK_CONTAINS(err.msg, "integrity check failed");
+        ldr_online_close(s);
+    }
+    /* Not a database at all. */
+    fresh_path(path, sizeof path);
+    f = fopen(path, "wb");
+    if (f) {
+        for (int i = 0; i < 100; i++)
+            fputs("this is not a database\n", f);
+        fclose(f);
+    }
+    CHECK(open_type("sqlite", path, &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "not a SQLite database");
+    ldr_arena_fini(&a);
+}
+
+TEST(sqlite_quotes_identifiers)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    if (!s) {
+        HARNESS_FAIL("%s", err.msg);
+        return;
+    }
+    ldr_online_view v = view_of("p\"q", "drop table; --", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 3, 33, "q", 1, LDR_TS_NONE, NULL, &err), err);
+    CHECK_XS(s, &v, 3, 33, 1, LDR_TS_NONE);
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_STR(raw_query(db, "SELECT name FROM sqlite_master WHERE type = 'table'"),
+                 "p\"q_drop table; --");
+    sqlite3_close(db);
+    CHECK_OK(ldr_online_teardown(s, &v, 1, &err), err);
+    ldr_online_close(s);
+}
+
+TEST(open_errors)
+{
+    ldr_err err;
+    CHECK(ldr_online_lookup_ops("redis", &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_EUNSUPPORTED);
+    CHECK_EQ_STR(err.msg, "unknown online store type \"redis\" (known: memory, sqlite)");
+    CHECK(open_type("redis", "x", &err) == NULL);
+    CHECK(ldr_online_lookup_ops("sqlite", &err) == &ldr_online_sqlite_ops);
+    CHECK(open_type("sqlite", NULL, &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_EINVAL);
+    CHECK(open_type("sqlite", "/proc/no/such/dir/online.db", &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_EIO);
+    ldr_online_close(NULL);
+}
+
+/* ---- Differential: memory vs sqlite vs a brute-force model ------------------------------ */
+
+enum { DIFF_KEYS = 24, DIFF_BATCHES = 60 };
+
+typedef struct model_row {
+    bool found;
+    ldr_ts ev, cr;
+    const ldr_value *vals;
+} model_row;
+
+/* Compares one store's answers for keys[0..n) against the model. */
+static void diff_read(ldr_online_store *s, const ldr_online_view *v, const ldr_online_keyref *keys,
+                      size_t n, const model_row *model, const size_t *perm, ldr_arena *a, int batch)
+{
+    const char **names = ldr_arena_calloc(a, N_ALL, sizeof *names);
+    ldr_type *types = ldr_arena_calloc(a, N_ALL, sizeof *types);
+    for (size_t j = 0; j < N_ALL; j++) {
+        names[j] = all_fields[perm[j]].name;
+        types[j] = all_fields[perm[j]].type;
+    }
+    ldr_online_hit *hits = ldr_arena_calloc(a, n, sizeof *hits);
+    ldr_err err;
+    CHECK_OK(ldr_online_read(s, v, names, types, N_ALL, keys, n, a, hits, &err), err);
+    for (size_t i = 0; i < n; i++) {
+        const model_row *m = &model[i % (DIFF_KEYS + 2)];
+        if (hits[i].found != m->found ||
+            (m->found && (hits[i].event_ts != m->ev || hits[i].created_ts != m->cr))) {
+            HARNESS_FAIL("%s batch %d key %zu: found/timestamps differ", ldr_online_type(s), batch,
+                         i);
+            continue;
+        }
+        for (size_t j = 0; m->found && j < N_ALL; j++) {
+            if (!hits[i].present[j] || !ldr_value_eq(&hits[i].values[j], &m->vals[perm[j]]))
+                HARNESS_FAIL("%s batch %d key %zu feature %s differs", ldr_online_type(s), batch, i,
+                             names[j]);
+        }
+    }
+}
+
+TEST(random_differential_memory_sqlite_model)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *mem = open_type("memory", NULL, &err);
+    ldr_online_store *sql = open_type("sqlite", path, &err);
+    CHECK(mem && sql);
+    if (!mem || !sql)
+        return;
+    ldr_online_view v = view_of("proj", "diff", all_fields, N_ALL);
+    CHECK_OK(ldr_online_update(mem, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(ldr_online_update(sql, &v, 1, NULL, 0, &err), err);
+    ldr_arena a; /* values and keys live for the whole test */
+    ldr_arena_init(&a, 1 << 16);
+    ldr_online_keyref keys[DIFF_KEYS + 2];
+    for (int i = 0; i < DIFF_KEYS + 2; i++)
+        keys[i] = key_i64(&a, "driver_id", i * 7919); /* the last two are never written */
+    model_row model[DIFF_KEYS + 2];
+    memset(model, 0, sizeof model);
+    uint64_t rng = 20240601;
+    for (int batch = 0; batch < DIFF_BATCHES; batch++) {
+        size_t n = 1 + (size_t)(rng_next(&rng) % 40);
+        ldr_online_row *rows = ldr_arena_calloc(&a, n, sizeof *rows);
+        size_t expect_written = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t k = (size_t)(rng_next(&rng) % DIFF_KEYS);
+            ldr_value *vals = ldr_arena_calloc(&a, N_ALL, sizeof *vals);
+            for (size_t j = 0; j < N_ALL; j++)
+                vals[j] = random_value(all_fields[j].type, &rng, &a);
+            /* Few distinct timestamps, so ties of both kinds are common. */
+            ldr_ts ev = (ldr_ts)(rng_next(&rng) % 4) + batch / 8;
+            uint64_t c = rng_next(&rng) % 4;
+            ldr_ts cr = c == 0 ? LDR_TS_NONE : (ldr_ts)c;
+            rows[i] = (ldr_online_row){keys[k], vals, ev, cr};
+            model_row *m = &model[k];
+            if (!m->found || ev > m->ev || (ev == m->ev && cr >= m->cr)) {
+                *m = (model_row){true, ev, cr, vals};
+                expect_written++;
+            }
+        }
+        size_t w_mem = 0, w_sql = 0;
+        CHECK_OK(ldr_online_write(mem, &v, rows, n, &w_mem, &err), err);
+        CHECK_OK(ldr_online_write(sql, &v, rows, n, &w_sql, &err), err);
+        CHECK_EQ_I64(w_mem, expect_written);
+        CHECK_EQ_I64(w_sql, expect_written);
+        /* Read every key (twice over, so repeats occur) in a shuffled feature order. */
+        size_t perm[N_ALL];
+        for (size_t j = 0; j < N_ALL; j++)
+            perm[j] = j;
+        for (size_t j = N_ALL - 1; j > 0; j--) {
+            size_t r = (size_t)(rng_next(&rng) % (j + 1)), t = perm[j];
+            perm[j] = perm[r];
+            perm[r] = t;
+        }
+        ldr_online_keyref twice[2 * (DIFF_KEYS + 2)];
+        for (size_t i = 0; i < 2 * (DIFF_KEYS + 2); i++)
+            twice[i] = keys[i % (DIFF_KEYS + 2)];
+        ldr_arena ra;
+        ldr_arena_init(&ra, 1 << 16);
+        diff_read(mem, &v, twice, LDR_ARRAY_LEN(twice), model, perm, &ra, batch);
+        diff_read(sql, &v, twice, LDR_ARRAY_LEN(twice), model, perm, &ra, batch);
+        ldr_arena_fini(&ra);
+    }
+    ldr_arena_fini(&a);
+    ldr_online_close(mem);
+    ldr_online_close(sql);
+}
+
 int main(void)
 {
+    snprintf(tmp_root, sizeof tmp_root, "online_test.XXXXXX");
+    if (!mkdtemp(tmp_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
     RUN(key_feast_vector);
     RUN(key_sorts_pairs_by_name);
     RUN(key_rejects_bad_values);
@@ -690,5 +1512,31 @@ int main(void)
     RUN(row_converts_only_exactly);
     RUN(row_layout_and_encode_errors);
     RUN(row_corrupt_input_is_an_error);
+    RUN(round_trip_every_type_memory);
+    RUN(round_trip_every_type_sqlite);
+    RUN(unknown_keys_are_not_found_memory);
+    RUN(unknown_keys_are_not_found_sqlite);
+    RUN(newer_wins_memory);
+    RUN(newer_wins_sqlite);
+    RUN(newer_wins_within_one_batch_memory);
+    RUN(newer_wins_within_one_batch_sqlite);
+    RUN(failed_write_changes_nothing_memory);
+    RUN(failed_write_changes_nothing_sqlite);
+    RUN(schema_change_needs_no_rewrite_memory);
+    RUN(schema_change_needs_no_rewrite_sqlite);
+    RUN(update_drop_and_teardown_memory);
+    RUN(update_drop_and_teardown_sqlite);
+    RUN(views_and_projects_are_separate_memory);
+    RUN(views_and_projects_are_separate_sqlite);
+    RUN(entityless_and_composite_keys_memory);
+    RUN(entityless_and_composite_keys_sqlite);
+    RUN(sqlite_file_layout);
+    RUN(sqlite_reopen_and_second_handle);
+    RUN(sqlite_corrupt_row_is_a_clear_error);
+    RUN(sqlite_damaged_file);
+    RUN(sqlite_quotes_identifiers);
+    RUN(open_errors);
+    RUN(random_differential_memory_sqlite_model);
+    nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return harness_done();
 }
