@@ -16,9 +16,10 @@
  * chunk's and row group's totals and LDR__PQ_MAX_PAGE_VALUES, value sections against
  * their bytes, decompressed sizes against LDR__PQ_MAX_PAGE_BYTES and a ratio.
  *
- * Ownership: decoded columns are new ldr_cols owned by the caller's batch; nothing
- * borrows from the file. Thread-safety: the reader is read-only after open; each unit of
- * work owns its scratch buffers, so units run on any thread (a small pthread pool in
+ * Ownership: decoded columns are new ldr_cols owned by the caller's batch (or the
+ * caller's column, refilled by ldr_pq_read_chunk); nothing borrows from the file.
+ * Thread-safety: the reader is read-only after open; each unit of work owns its scratch
+ * buffers (an ldr_pq_scratch), so units run on any thread (a small pthread pool in
  * ldr_pq_read, joined before it returns).
  */
 #include "parquet/parquet.h"
@@ -87,14 +88,16 @@ static void col_clear(ldr_col *c)
 /* ---- chunk decoding state ------------------------------------------------------------------ */
 
 /* Scratch buffers of one worker, reused across the chunks it decodes (large buffers come
- * from mmap: reuse saves a page fault per 4 KiB per chunk). */
-typedef struct workspace {
+ * from mmap: reuse saves a page fault per 4 KiB per chunk). Public as ldr_pq_scratch so
+ * that callers decoding chunk after chunk (ldr_pq_read_chunk) keep them across calls. */
+struct ldr_pq_scratch {
     scratch page;     /* decompressed page */
     scratch rep, def; /* levels, one byte each */
     scratch lv32;     /* BIT_PACKED levels before narrowing */
     scratch idx;
     scratch tmp, i64;
-} workspace;
+};
+typedef struct ldr_pq_scratch workspace;
 
 static void workspace_fini(workspace *ws)
 {
@@ -1714,6 +1717,43 @@ ldr_code ldr_pq_read_row_group(ldr_pq_reader *r, size_t rg, const char *const *c
         rc = read_units(r, &rg, 1, cols, n_cols, keep_dict, 1, out, err);
     ldr_free(cols);
     return rc;
+}
+
+ldr_pq_scratch *ldr_pq_scratch_new(void)
+{
+    return ldr_xcalloc(1, sizeof(ldr_pq_scratch));
+}
+
+void ldr_pq_scratch_free(ldr_pq_scratch *s)
+{
+    if (!s)
+        return;
+    workspace_fini(s);
+    ldr_free(s);
+}
+
+ldr_code ldr_pq_read_chunk(ldr_pq_reader *r, size_t rg, size_t col, bool keep_dict,
+                           ldr_pq_scratch *s, ldr_col **inout, ldr_err *err)
+{
+    if (rg >= r->n_rgs || col >= r->n_cols)
+        return ldr_err_setf(err, LDR_EINVAL,
+                            "%s: no column %zu of row group %zu (%zu columns, %zu row groups)",
+                            r->name, col, rg, r->n_cols, r->n_rgs);
+    const ldr__pq_colspec *cs = &r->cols[col];
+    if (cs->info.unsupported)
+        return ldr_err_setf(err, LDR_EUNSUPPORTED, "%s: column %s: %s", r->name, cs->info.name,
+                            cs->info.unsupported);
+    ldr_col *c = *inout;
+    /* Only a fresh column may become a dictionary column: with keep_dict, strings start
+     * from scratch so every call returns what a first call would. */
+    if (c && (c->dict || c->type != cs->info.type || (keep_dict && dict_candidate(cs)))) {
+        ldr_col_free(c);
+        c = NULL;
+    }
+    if (c)
+        ldr_col_clear(c);
+    *inout = c; /* NULL: decode_chunk makes a new column (a dictionary one with keep_dict) */
+    return decode_chunk(r, rg, col, keep_dict, s, inout, err);
 }
 
 bool ldr_pq_row_group_may_match(const ldr_pq_reader *r, size_t rg, const ldr_pq_range *ranges,
