@@ -2,7 +2,8 @@
  * cmd_parquet.c -- `larder parquet schema FILE`, `larder parquet cat FILE [--columns
  * a,b] [--format csv|jsonl] [--limit N]` and `larder parquet scan FILE`: look inside a
  * Parquet file with Larder's own reader (src/parquet), the way Larder itself will read it.
- * scan decodes row groups in parallel and only keeps per-column counts and sums.
+ * scan decodes (row group, column) chunks in parallel into columns each thread reuses, and
+ * only keeps per-chunk counts and sums.
  *
  * cat streams: it decodes one row group at a time (ldr_pq_read_row_group) and writes it
  * with the CSV / JSON Lines writers of src/csv before decoding the next, so memory stays
@@ -260,113 +261,222 @@ static const char help_scan[] =
     "total length (strings, bytes; element count for lists). Checks that a file reads end\n"
     "to end, and measures decoding speed (bench/scan).\n";
 
+/* The work of one scan: units are (row group, column) chunks, row-group-major, taken by
+ * the threads from an atomic counter; each unit's count and sum land in its own slot, and
+ * the slots are added in row-group order afterwards, so the sums do not depend on the
+ * thread count. */
 typedef struct scan_job {
     ldr_pq_reader *r;
-    const char *const *cols;
+    const size_t *cols; /* column indices */
     size_t n_cols;
     size_t n_rgs;
     double *sums;     /* n_rgs x n_cols */
     uint64_t *counts; /* n_rgs x n_cols */
     atomic_size_t next;
-    pthread_mutex_t lock;
+    atomic_bool failed;
+    pthread_mutex_t lock; /* protects err_unit, err and rc */
+    size_t err_unit;      /* the failed unit reported (SIZE_MAX: none) */
     ldr_err err;
     ldr_code rc;
 } scan_job;
 
-/* Sums a plain fixed-width column with one tight loop per type (the common case). */
-#define SUM_FIXED(ctype, conv)                    \
-    do {                                          \
-        const ctype *v = c->data;                 \
-        for (size_t i = 0; i < c->n; i++)         \
-            if (!c->valid || ldr_col_valid(c, i)) \
-                s += conv(v[i]);                  \
-        *sum = s;                                 \
-        *count = c->n - c->null_count;            \
-        return;                                   \
-    } while (0)
-#define AS_DOUBLE(x) ((double)(x))
+/* Sums of fixed-width columns, one function per C type. Without nulls the loop keeps four
+ * partial sums: one chain of dependent additions would run at one value per
+ * floating-point add latency. The order is fixed, so a file always gives the same sum. */
+#define DEFINE_SUM(name, ctype)                        \
+    static double name(const ldr_col *c)               \
+    {                                                  \
+        const ctype *v = c->data;                      \
+        size_t n = c->n, i = 0;                        \
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;         \
+        if (!c->valid) {                               \
+            for (; i + 4 <= n; i += 4) {               \
+                s0 += (double)v[i];                    \
+                s1 += (double)v[i + 1];                \
+                s2 += (double)v[i + 2];                \
+                s3 += (double)v[i + 3];                \
+            }                                          \
+            for (; i < n; i++)                         \
+                s0 += (double)v[i];                    \
+        } else {                                       \
+            for (; i < n; i++)                         \
+                if ((c->valid[i >> 3] >> (i & 7)) & 1) \
+                    s0 += (double)v[i];                \
+        }                                              \
+        return (s0 + s1) + (s2 + s3);                  \
+    }
+DEFINE_SUM(sum_f64, double)
+DEFINE_SUM(sum_f32, float)
+DEFINE_SUM(sum_i64, int64_t)
+DEFINE_SUM(sum_i32, int32_t)
+
+/* The sum of one row's value for the other types: bools, string and bytes lengths,
+ * list lengths, and dictionary columns of any type. */
+static double row_value(const ldr_col *c, size_t i)
+{
+    switch (c->type) {
+    case LDR_TYPE_INT32:
+        return ldr_col_i32(c, i);
+    case LDR_TYPE_INT64:
+    case LDR_TYPE_UNIX_TIMESTAMP:
+        return (double)ldr_col_i64(c, i);
+    case LDR_TYPE_FLOAT32:
+        return (double)ldr_col_f32(c, i);
+    case LDR_TYPE_FLOAT64:
+        return ldr_col_f64(c, i);
+    case LDR_TYPE_BOOL:
+        return ldr_col_bool(c, i);
+    case LDR_TYPE_STRING:
+    case LDR_TYPE_BYTES: {
+        size_t len;
+        (void)ldr_col_str(c, i, &len);
+        return (double)len;
+    }
+    default: {
+        size_t b, e;
+        ldr_col_list(c, i, &b, &e);
+        return (double)(e - b);
+    }
+    }
+}
 
 static void scan_col(const ldr_col *c, double *sum, uint64_t *count)
 {
-    double s = 0;
+    *count = c->n - c->null_count;
     if (!c->dict) {
         switch (c->type) {
         case LDR_TYPE_FLOAT64:
-            SUM_FIXED(double, AS_DOUBLE);
+            *sum = sum_f64(c);
+            return;
         case LDR_TYPE_FLOAT32:
-            SUM_FIXED(float, AS_DOUBLE);
+            *sum = sum_f32(c);
+            return;
         case LDR_TYPE_INT64:
         case LDR_TYPE_UNIX_TIMESTAMP:
-            SUM_FIXED(int64_t, AS_DOUBLE);
+            *sum = sum_i64(c);
+            return;
         case LDR_TYPE_INT32:
-            SUM_FIXED(int32_t, AS_DOUBLE);
+            *sum = sum_i32(c);
+            return;
         default:
             break;
         }
     }
-    uint64_t k = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        if (!ldr_col_valid(c, i))
-            continue;
-        k++;
-        switch (c->type) {
-        case LDR_TYPE_INT32:
-            s += ldr_col_i32(c, i);
-            break;
-        case LDR_TYPE_INT64:
-        case LDR_TYPE_UNIX_TIMESTAMP:
-            s += (double)ldr_col_i64(c, i);
-            break;
-        case LDR_TYPE_FLOAT32:
-            s += (double)ldr_col_f32(c, i);
-            break;
-        case LDR_TYPE_FLOAT64:
-            s += ldr_col_f64(c, i);
-            break;
-        case LDR_TYPE_BOOL:
-            s += ldr_col_bool(c, i);
-            break;
-        case LDR_TYPE_STRING:
-        case LDR_TYPE_BYTES: {
-            size_t len;
-            (void)ldr_col_str(c, i, &len);
-            s += (double)len;
-            break;
-        }
-        default: {
-            size_t b, e;
-            ldr_col_list(c, i, &b, &e);
-            s += (double)(e - b);
-            break;
-        }
-        }
-    }
+    double s = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (ldr_col_valid(c, i))
+            s += row_value(c, i);
     *sum = s;
-    *count = k;
 }
 
+#define SCAN_TYPES 32 /* above every ldr_type value */
+
+/* A scan thread: decodes chunk after chunk into buffers it keeps (one column per type,
+ * emptied and refilled by ldr_pq_read_chunk), so decoding allocates and page-faults once
+ * per thread rather than once per chunk, and the buffers stay warm in the caches. */
 static void *scan_worker(void *arg)
 {
     scan_job *j = arg;
+    ldr_pq_scratch *s = ldr_pq_scratch_new();
+    ldr_col *cols[SCAN_TYPES] = {NULL};
     for (;;) {
-        size_t g = atomic_fetch_add(&j->next, 1);
-        if (g >= j->n_rgs)
-            return NULL;
-        ldr_batch *b = NULL;
+        if (atomic_load(&j->failed))
+            break;
+        size_t u = atomic_fetch_add(&j->next, 1);
+        if (u >= j->n_rgs * j->n_cols)
+            break;
+        size_t g = u / j->n_cols, k = j->cols[u % j->n_cols];
+        ldr_type t = ldr_pq_column(j->r, k)->type;
+        LDR_ASSERT((unsigned)t < SCAN_TYPES);
         ldr_err e;
-        ldr_code rc = ldr_pq_read_row_group(j->r, g, j->cols, j->n_cols, true, &b, &e);
+        ldr_code rc = ldr_pq_read_chunk(j->r, g, k, true, s, &cols[t], &e);
         if (rc != LDR_OK) {
             pthread_mutex_lock(&j->lock);
-            if (j->rc == LDR_OK) {
+            if (u < j->err_unit) { /* the first unit's error: the same on every run */
+                j->err_unit = u;
                 j->rc = rc;
                 j->err = e;
             }
             pthread_mutex_unlock(&j->lock);
-            return NULL;
+            atomic_store(&j->failed, true);
+            break;
         }
-        for (size_t c = 0; c < b->n_cols; c++)
-            scan_col(b->cols[c], &j->sums[g * j->n_cols + c], &j->counts[g * j->n_cols + c]);
-        ldr_batch_free(b);
+        scan_col(cols[t], &j->sums[u], &j->counts[u]);
+    }
+    for (size_t t = 0; t < SCAN_TYPES; t++)
+        ldr_col_free(cols[t]);
+    ldr_pq_scratch_free(s);
+    return NULL;
+}
+
+/* "no column named 'x'", with a suggestion when a column's name is close. */
+static ldr_code unknown_column(const ldr_pq_reader *r, const char *path, const char *name,
+                               ldr_err *err)
+{
+    size_t n = ldr_pq_num_columns(r);
+    const char **names = ldr_xcalloc(n ? n : 1, sizeof *names);
+    for (size_t i = 0; i < n; i++)
+        names[i] = ldr_pq_column(r, i)->name;
+    const char *dym = ldr_did_you_mean(name, names, n);
+    ldr_code rc = ldr_err_setf(err, LDR_ENOTFOUND, "%s: no column named '%s'%s%s%s", path, name,
+                               dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
+    ldr_free(names);
+    return rc;
+}
+
+/* Column indices of the selection (NULL: every column); unknown and unsupported columns
+ * fail before anything is decoded. *out is caller-owned. */
+static ldr_code scan_columns(const ldr_pq_reader *r, const char *path, const cat_opts *o,
+                             size_t **out, size_t *out_n, ldr_err *err)
+{
+    size_t n = o->columns ? o->n_columns : ldr_pq_num_columns(r);
+    size_t *idx = ldr_xcalloc(n ? n : 1, sizeof *idx);
+    for (size_t i = 0; i < n; i++) {
+        int k = o->columns ? ldr_pq_find_column(r, o->columns[i]) : (int)i;
+        if (k < 0) {
+            ldr_free(idx);
+            return unknown_column(r, path, o->columns[i], err);
+        }
+        const ldr_pq_column_info *ci = ldr_pq_column(r, (size_t)k);
+        if (ci->unsupported) {
+            ldr_free(idx);
+            return ldr_err_setf(err, LDR_EUNSUPPORTED, "%s: column %s: %s", path, ci->name,
+                                ci->unsupported);
+        }
+        idx[i] = (size_t)k;
+    }
+    *out = idx;
+    *out_n = n;
+    return LDR_OK;
+}
+
+/* Runs the scan on t threads (the caller's included); the first error wins. */
+static void scan_run(scan_job *j, size_t t)
+{
+    pthread_t tid[64];
+    size_t started = 0, units = j->n_rgs * j->n_cols;
+    for (size_t i = 1; i < t && i < units && started < 64; i++)
+        if (pthread_create(&tid[started], NULL, scan_worker, j) == 0)
+            started++;
+    scan_worker(j);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+}
+
+static void scan_print(const ldr_pq_reader *r, const scan_job *j)
+{
+    printf("rows: %lld\n", (long long)ldr_pq_num_rows(r));
+    for (size_t k = 0; k < j->n_cols; k++) {
+        double s = 0;
+        uint64_t n = 0;
+        for (size_t g = 0; g < j->n_rgs; g++) { /* row-group order: same sum for any -t */
+            s += j->sums[g * j->n_cols + k];
+            n += j->counts[g * j->n_cols + k];
+        }
+        char buf[32];
+        ldr_fmt_double(s, buf);
+        printf("%s: non-null %llu, sum %s\n", ldr_pq_column(r, j->cols[k])->name,
+               (unsigned long long)n, buf);
     }
 }
 
@@ -391,8 +501,11 @@ static int parquet_scan(int argc, char **argv)
         if (c == OPT_THREADS) {
             char *end;
             threads = strtol(optarg, &end, 10);
-            if (!*end && threads >= 0 && threads <= 64)
+            if (end != optarg && !*end && threads >= 0 && threads <= 64)
                 continue;
+            cat_opts_fini(&o);
+            return cli_usage_error("parquet scan", "--threads needs a count from 0 to 64, not '%s'",
+                                   optarg);
         }
         cat_opts_fini(&o);
         return cli_usage_error("parquet scan", "invalid option '%s'", argv[optind - 1]);
@@ -404,55 +517,33 @@ static int parquet_scan(int argc, char **argv)
     ldr_err err;
     ldr_err_clear(&err);
     ldr_pq_reader *r = ldr_pq_reader_open(argv[optind], &err);
+    scan_job j = {.r = r, .err_unit = SIZE_MAX};
+    size_t *cols = NULL;
+    if (r && scan_columns(r, argv[optind], &o, &cols, &j.n_cols, &err) != LDR_OK) {
+        ldr_pq_reader_close(r);
+        r = NULL;
+    }
     if (!r) {
         cat_opts_fini(&o);
         return cli_fail(&err);
     }
-    const char **names = ldr_xcalloc(ldr_pq_num_columns(r) + 1, sizeof *names);
-    size_t n_cols = o.n_columns;
-    if (o.columns) {
-        for (size_t i = 0; i < n_cols; i++)
-            names[i] = o.columns[i];
-    } else {
-        for (size_t i = 0; i < ldr_pq_num_columns(r); i++)
-            names[i] = ldr_pq_column(r, i)->name;
-        n_cols = ldr_pq_num_columns(r);
-    }
-    scan_job j = {.r = r, .cols = names, .n_cols = n_cols, .n_rgs = ldr_pq_num_row_groups(r)};
-    j.sums = ldr_xcalloc(j.n_rgs * n_cols + 1, sizeof *j.sums);
-    j.counts = ldr_xcalloc(j.n_rgs * n_cols + 1, sizeof *j.counts);
+    j.cols = cols;
+    j.n_rgs = ldr_pq_num_row_groups(r);
+    j.sums = ldr_xcalloc(j.n_rgs * j.n_cols + 1, sizeof *j.sums);
+    j.counts = ldr_xcalloc(j.n_rgs * j.n_cols + 1, sizeof *j.counts);
     atomic_init(&j.next, 0);
+    atomic_init(&j.failed, false);
     pthread_mutex_init(&j.lock, NULL);
-    size_t t = threads > 0 ? (size_t)threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN);
-    pthread_t tid[64];
-    size_t started = 0;
-    for (size_t i = 1; i < t && i < j.n_rgs && started < 64; i++)
-        if (pthread_create(&tid[started], NULL, scan_worker, &j) == 0)
-            started++;
-    scan_worker(&j);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(tid[i], NULL);
+    scan_run(&j, threads > 0 ? (size_t)threads : (size_t)sysconf(_SC_NPROCESSORS_ONLN));
     pthread_mutex_destroy(&j.lock);
     int code = CLI_OK;
-    if (j.rc != LDR_OK) {
+    if (j.rc != LDR_OK)
         code = cli_fail(&j.err);
-    } else {
-        printf("rows: %lld\n", (long long)ldr_pq_num_rows(r));
-        for (size_t k = 0; k < n_cols; k++) {
-            double s = 0;
-            uint64_t n = 0;
-            for (size_t g = 0; g < j.n_rgs; g++) { /* row-group order: same sum for any -t */
-                s += j.sums[g * n_cols + k];
-                n += j.counts[g * n_cols + k];
-            }
-            char buf[32];
-            ldr_fmt_double(s, buf);
-            printf("%s: non-null %llu, sum %s\n", names[k], (unsigned long long)n, buf);
-        }
-    }
+    else
+        scan_print(r, &j);
     ldr_free(j.sums);
     ldr_free(j.counts);
-    ldr_free(names);
+    ldr_free(cols);
     ldr_pq_reader_close(r);
     cat_opts_fini(&o);
     return code;

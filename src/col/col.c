@@ -126,9 +126,7 @@ void ldr_col_set_valid(ldr_col *c, size_t i, bool valid)
     if (!c->valid) {
         if (valid)
             return;
-        size_t bytes = (c->cap + 7) / 8;
-        c->valid = ldr_xaligned_realloc(NULL, 0, bytes ? bytes : 1);
-        memset(c->valid, 0xff, bytes ? bytes : 1);
+        (void)ldr_col_valid_bits(c);
     }
     uint8_t bit = (uint8_t)(1u << (i & 7));
     bool was = (c->valid[i >> 3] & bit) != 0;
@@ -139,6 +137,30 @@ void ldr_col_set_valid(ldr_col *c, size_t i, bool valid)
         c->valid[i >> 3] &= (uint8_t)~bit;
         c->null_count++;
     }
+}
+
+uint8_t *ldr_col_valid_bits(ldr_col *c)
+{
+    if (!c->valid) {
+        size_t bytes = (c->cap + 7) / 8;
+        c->valid = ldr_xaligned_realloc(NULL, 0, bytes ? bytes : 1);
+        memset(c->valid, 0xff, bytes ? bytes : 1);
+    }
+    return c->valid;
+}
+
+void ldr_col_clear(ldr_col *c)
+{
+    LDR_ASSERT(!c->dict);
+    ldr_free(c->valid); /* like a new column: no bitmap until the first null */
+    c->valid = NULL;
+    c->n = 0;
+    c->null_count = 0;
+    c->bytes_len = 0;
+    if (c->offsets)
+        c->offsets[0] = 0;
+    if (c->child)
+        ldr_col_clear(c->child);
 }
 
 /* Finishes a row whose value slot (if any) was written: advances n and the offsets. */

@@ -82,6 +82,16 @@ void ldr_col_append_row(ldr_col *dst, const ldr_col *src, size_t row);
  * that fill data[] directly after ldr_col_reserve, then set n. */
 void ldr_col_set_valid(ldr_col *c, size_t i, bool valid);
 
+/** The validity bitmap, created (every row valid) when the column has none: for decoders
+ * that fill data[] directly and clear the bits of null rows in bulk; they must add those
+ * rows to null_count themselves. Bits of rows n..cap-1 are set. Borrowed; valid until the
+ * column grows or is freed. */
+uint8_t *ldr_col_valid_bits(ldr_col *c);
+
+/** Empties a plain (non-dictionary) column, keeping its buffers, so that a loop refilling
+ * it (e.g. one row group after another) allocates and page-faults only once. */
+void ldr_col_clear(ldr_col *c);
+
 /**
  * A new column with rows[i] of src for each i (rows[i] < 0 gives a null): the gather at
  * the heart of joins. Dictionary columns stay dictionary columns sharing a copy of the

@@ -10,12 +10,18 @@
  * incrementally through the `dbp` cursor, and DELTA_BYTE_ARRAY output is capped.
  * Bit unpacking is the reader's hot loop: widths 1..32 each get a fully unrolled
  * 32-value unpacker (see unpack32); RLE runs are plain fills the compiler vectorises.
+ * Both hybrid decoders share one run parser (rle_next): the 32-bit one for dictionary
+ * indices and booleans, and the reader's byte-wide level decoder (ldr__pq_levels_decode,
+ * declared in reader_int.h), which checks and counts levels while it decodes them.
  * Arithmetic on delta values is unsigned (mod 2^64), as Parquet specifies, so hostile
  * deltas wrap instead of overflowing. Pure functions; thread-safe.
  */
 #include "parquet/parquet_int.h"
 
+#include <inttypes.h>
 #include <string.h>
+
+#include "parquet/reader_int.h"
 
 #define RLE_MAX_WIDTH      32
 #define DELTA_MAX_WIDTH    64
@@ -198,70 +204,163 @@ static void unpack32_64(const uint8_t *in, unsigned w, uint64_t *out)
 
 /* ---- RLE / bit-packing hybrid ---------------------------------------------------------- */
 
-/*
- * Long on purpose: this is the decode loop of levels and dictionary indices, the reader's
- * hottest code (bench: the scan benchmark of issue 3). Each run is validated once, then
- * filled (RLE) or unpacked 32 values at a time (bit-packed).
- */
+/* One run of the hybrid, validated: `count` copies of `value` (RLE), or the first `count`
+ * values of a bit-packed run whose payload starts at `data` with `avail` readable bytes. */
+typedef struct rle_run {
+    bool packed;
+    uint32_t value;
+    size_t count;
+    const uint8_t *data;
+    size_t avail;
+} rle_run;
+
+/* Reads the run at p[*pos..len), which must yield values i.. of n (i < n), and advances
+ * *pos past it. Every length and value is checked here, once per run. */
+static ldr_code rle_next(const uint8_t *p, size_t len, size_t *pos, unsigned bit_width, size_t i,
+                         size_t n, rle_run *run, ldr_err *err)
+{
+    uint64_t h;
+    if (!uleb(p, len, pos, &h))
+        return ldr_err_setf(err, LDR_ECORRUPT, "RLE data ends after %zu of %zu values", i, n);
+    if (h > UINT32_MAX)
+        return ldr_err_setf(err, LDR_ECORRUPT, "RLE run header %llu is too large",
+                            (unsigned long long)h);
+    size_t left = n - i;
+    if (!(h & 1)) {
+        size_t count = (size_t)(h >> 1), vbytes = (bit_width + 7) / 8;
+        if (count == 0)
+            return ldr_err_setf(err, LDR_ECORRUPT, "RLE run of length 0");
+        if (count > left)
+            return ldr_err_setf(err, LDR_ECORRUPT,
+                                "RLE run of %zu values overflows the %zu expected", count, left);
+        if (len - *pos < vbytes)
+            return ldr_err_setf(err, LDR_ECORRUPT, "RLE run value is truncated");
+        uint32_t v = 0;
+        for (size_t b = 0; b < vbytes; b++)
+            v |= (uint32_t)p[*pos + b] << (8 * b);
+        *pos += vbytes;
+        if (bit_width < 32 && (v >> bit_width) != 0)
+            return ldr_err_setf(err, LDR_ECORRUPT, "RLE value %u does not fit in %u bits", v,
+                                bit_width);
+        *run = (rle_run){.packed = false, .value = v, .count = count};
+        return LDR_OK;
+    }
+    size_t groups = (size_t)(h >> 1);
+    if (groups == 0)
+        return ldr_err_setf(err, LDR_ECORRUPT, "bit-packed run of length 0");
+    size_t count = groups * 8, bytes = groups * bit_width;
+    size_t need = count < left ? count : left;
+    size_t avail = len - *pos;
+    if (bytes > avail) { /* old Polars truncates the final run: enough if `need` fit */
+        if ((need * bit_width + 7) / 8 > avail || need < left)
+            return ldr_err_setf(err, LDR_ECORRUPT,
+                                "bit-packed run of %zu values is truncated (%zu of %zu "
+                                "bytes)",
+                                count, avail, bytes);
+        bytes = avail;
+    }
+    *run = (rle_run){.packed = true, .count = need, .data = p + *pos, .avail = avail};
+    *pos += bytes;
+    return LDR_OK;
+}
+
 ldr_code ldr__pq_rle_decode(const uint8_t *p, size_t len, unsigned bit_width, uint32_t *out,
                             size_t n, size_t *consumed, ldr_err *err)
 {
     if (bit_width > RLE_MAX_WIDTH)
         return ldr_err_setf(err, LDR_ECORRUPT, "RLE bit width %u is more than 32", bit_width);
     size_t pos = 0, i = 0;
-    size_t vbytes = (bit_width + 7) / 8;
     while (i < n) {
-        uint64_t h;
-        if (!uleb(p, len, &pos, &h))
-            return ldr_err_setf(err, LDR_ECORRUPT, "RLE data ends after %zu of %zu values", i, n);
-        if (h > UINT32_MAX)
-            return ldr_err_setf(err, LDR_ECORRUPT, "RLE run header %llu is too large",
-                                (unsigned long long)h);
-        size_t left = n - i;
-        if (!(h & 1)) {
-            size_t count = (size_t)(h >> 1);
-            if (count == 0)
-                return ldr_err_setf(err, LDR_ECORRUPT, "RLE run of length 0");
-            if (count > left)
-                return ldr_err_setf(err, LDR_ECORRUPT,
-                                    "RLE run of %zu values overflows the %zu expected", count,
-                                    left);
-            if (len - pos < vbytes)
-                return ldr_err_setf(err, LDR_ECORRUPT, "RLE run value is truncated");
-            uint32_t v = 0;
-            for (size_t b = 0; b < vbytes; b++)
-                v |= (uint32_t)p[pos + b] << (8 * b);
-            pos += vbytes;
-            if (bit_width < 32 && (v >> bit_width) != 0)
-                return ldr_err_setf(err, LDR_ECORRUPT, "RLE value %u does not fit in %u bits", v,
-                                    bit_width);
-            uint32_t *o = out + i;
-            for (size_t k = 0; k < count; k++)
-                o[k] = v;
-            i += count;
-            continue;
+        rle_run run;
+        ldr_code rc = rle_next(p, len, &pos, bit_width, i, n, &run, err);
+        if (rc != LDR_OK)
+            return rc;
+        uint32_t *o = out + i;
+        if (!run.packed) {
+            for (size_t k = 0; k < run.count; k++)
+                o[k] = run.value;
+        } else if (bit_width == 0) {
+            memset(o, 0, run.count * sizeof *o);
+        } else {
+            unpack_run(run.data, run.avail, bit_width, o, run.count);
         }
-        size_t groups = (size_t)(h >> 1);
-        if (groups == 0)
-            return ldr_err_setf(err, LDR_ECORRUPT, "bit-packed run of length 0");
-        size_t count = groups * 8, bytes = groups * bit_width;
-        size_t need = count < left ? count : left;
-        size_t avail = len - pos;
-        if (bytes > avail) { /* old Polars truncates the final run: enough if `need` fit */
-            if ((need * bit_width + 7) / 8 > avail || need < left)
-                return ldr_err_setf(err, LDR_ECORRUPT,
-                                    "bit-packed run of %zu values is truncated (%zu of %zu "
-                                    "bytes)",
-                                    count, avail, bytes);
-            bytes = avail;
-        }
-        if (bit_width == 0)
-            memset(out + i, 0, need * sizeof *out);
-        else
-            unpack_run(p + pos, avail, bit_width, out + i, need);
-        pos += bytes;
-        i += need;
+        i += run.count;
     }
+    if (consumed)
+        *consumed = pos;
+    return LDR_OK;
+}
+
+#define LEVEL_BLOCK 256 /* levels unpacked per step (a multiple of 8: byte-aligned) */
+
+/* Narrows n unpacked levels to bytes; counts those equal to max and returns the greatest. */
+static uint32_t narrow_levels(const uint32_t *v, size_t n, uint32_t max, uint8_t *out,
+                              size_t *n_max)
+{
+    uint32_t top = 0;
+    size_t eq = 0;
+    for (size_t k = 0; k < n; k++) {
+        top = v[k] > top ? v[k] : top;
+        eq += v[k] == max;
+        out[k] = (uint8_t)v[k];
+    }
+    *n_max += eq;
+    return top;
+}
+
+/*
+ * Levels are the reader's per-row work (bench: the scan benchmark of issue 3), so they
+ * get their own decoder: one byte per level, RLE runs as memset, and the check against
+ * the maximum and the count of present values (levels equal to the maximum) folded into
+ * the same pass, per run rather than per value where the run is RLE. While every run is
+ * an RLE run of the maximum (a page without nulls), nothing is written at all.
+ */
+ldr_code ldr__pq_levels_decode(const uint8_t *p, size_t len, unsigned max, const char *what,
+                               uint8_t *out, size_t n, size_t *out_n_max, size_t *consumed,
+                               ldr_err *err)
+{
+    if (max > UINT8_MAX)
+        return ldr_err_setf(err, LDR_ECORRUPT, "%s level maximum %u is too large", what, max);
+    unsigned w = 0;
+    while ((1u << w) <= max)
+        w++;
+    size_t pos = 0, i = 0, n_max = 0;
+    uint32_t top = 0;
+    bool written = false; /* out[0..i) holds the levels (else they all equal max) */
+    while (i < n && top <= max) {
+        rle_run run;
+        ldr_code rc = rle_next(p, len, &pos, w, i, n, &run, err);
+        if (rc != LDR_OK)
+            return rc;
+        if (!written && !(!run.packed && run.value == max)) {
+            memset(out, (int)max, i);
+            written = true;
+        }
+        if (!written) {
+            n_max += run.count;
+        } else if (!run.packed) {
+            memset(out + i, (int)run.value, run.count);
+            n_max += run.value == max ? run.count : 0;
+            top = run.value > top ? run.value : top;
+        } else if (w == 0) {
+            memset(out + i, 0, run.count);
+            n_max += run.count; /* max is 0 */
+        } else {
+            uint32_t tmp[LEVEL_BLOCK];
+            for (size_t k = 0; k < run.count && top <= max; k += LEVEL_BLOCK) {
+                size_t off = k / 8 * w,
+                       m = run.count - k < LEVEL_BLOCK ? run.count - k : LEVEL_BLOCK;
+                unpack_run(run.data + off, run.avail - off, w, tmp, m);
+                uint32_t t = narrow_levels(tmp, m, max, out + i + k, &n_max);
+                top = t > top ? t : top;
+            }
+        }
+        i += run.count;
+    }
+    if (top > max)
+        return ldr_err_setf(err, LDR_ECORRUPT, "%s level %" PRIu32 " exceeds the maximum %u", what,
+                            top, max);
+    *out_n_max = n_max;
     if (consumed)
         *consumed = pos;
     return LDR_OK;

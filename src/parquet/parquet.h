@@ -98,6 +98,27 @@ LDR_MUST_USE ldr_code ldr_pq_read_row_group(ldr_pq_reader *r, size_t rg, const c
                                             size_t n_columns, bool keep_dict, ldr_batch **out,
                                             ldr_err *err);
 
+/** Decoding buffers that one thread keeps across ldr_pq_read_chunk calls (decompressed
+ * pages, levels, dictionary indices), so a loop over many chunks allocates, and
+ * page-faults, once instead of per chunk. Caller owns; free with ldr_pq_scratch_free. One
+ * per thread: a scratch is not thread-safe. */
+typedef struct ldr_pq_scratch ldr_pq_scratch;
+
+ldr_pq_scratch *ldr_pq_scratch_new(void);
+/** Frees s and its buffers. NULL is a no-op. */
+void ldr_pq_scratch_free(ldr_pq_scratch *s);
+
+/** Decodes top-level column `col` (an index as for ldr_pq_column) of row group rg into
+ * *inout, reusing its buffers: a plain column of the column's type (from an earlier call)
+ * is emptied and refilled in place; NULL, a column of another type or a dictionary column
+ * is replaced by a new column, as are string columns with keep_dict (which may come back
+ * as dictionary columns, as from ldr_pq_read_row_group).
+ * *inout stays caller-owned either way (free with ldr_col_free), also after an error,
+ * when its contents are unspecified. A column that does not exist is LDR_EINVAL, an
+ * unsupported one LDR_EUNSUPPORTED. Thread-safe on one reader with a scratch per thread. */
+LDR_MUST_USE ldr_code ldr_pq_read_chunk(ldr_pq_reader *r, size_t rg, size_t col, bool keep_dict,
+                                        ldr_pq_scratch *s, ldr_col **inout, ldr_err *err);
+
 /* ---- writing ---------------------------------------------------------------------------- */
 
 typedef enum ldr_pq_codec {

@@ -5,18 +5,21 @@
  *
  * A chunk is decoded by walking its pages from the first header (never trusting that
  * data_page_offset names a data page): the optional dictionary page becomes a column of
- * Larder values; every data page (v1 or v2) yields repetition and definition levels and
- * the page's non-null values, decoded (PLAIN here; RLE hybrid, delta and byte-stream-split
- * through parquet_int.h) and converted to Larder's representation into a staging column
- * (or straight into the output for required flat columns); assembly then places nulls
- * from the definition levels and list boundaries from the repetition levels. Every count
+ * Larder values; every data page (v1 or v2) yields repetition and definition levels (one
+ * byte each, counted while decoded, and not written at all when every entry is present)
+ * and the page's non-null values, decoded (PLAIN here; RLE hybrid, delta and
+ * byte-stream-split through parquet_int.h) and converted to Larder's representation into
+ * a staging column (or straight into the output for flat pages without nulls); assembly
+ * then places nulls from the definition levels (clearing bitmap bits in place) and list
+ * boundaries from the repetition levels. Every count
  * read from the file is checked before it sizes an allocation: page entries against the
  * chunk's and row group's totals and LDR__PQ_MAX_PAGE_VALUES, value sections against
  * their bytes, decompressed sizes against LDR__PQ_MAX_PAGE_BYTES and a ratio.
  *
- * Ownership: decoded columns are new ldr_cols owned by the caller's batch; nothing
- * borrows from the file. Thread-safety: the reader is read-only after open; each unit of
- * work owns its scratch buffers, so units run on any thread (a small pthread pool in
+ * Ownership: decoded columns are new ldr_cols owned by the caller's batch (or the
+ * caller's column, refilled by ldr_pq_read_chunk); nothing borrows from the file.
+ * Thread-safety: the reader is read-only after open; each unit of work owns its scratch
+ * buffers (an ldr_pq_scratch), so units run on any thread (a small pthread pool in
  * ldr_pq_read, joined before it returns).
  */
 #include "parquet/parquet.h"
@@ -85,16 +88,20 @@ static void col_clear(ldr_col *c)
 /* ---- chunk decoding state ------------------------------------------------------------------ */
 
 /* Scratch buffers of one worker, reused across the chunks it decodes (large buffers come
- * from mmap: reuse saves a page fault per 4 KiB per chunk). */
-typedef struct workspace {
-    scratch page; /* decompressed page */
-    scratch rep, def, idx;
+ * from mmap: reuse saves a page fault per 4 KiB per chunk). Public as ldr_pq_scratch so
+ * that callers decoding chunk after chunk (ldr_pq_read_chunk) keep them across calls. */
+struct ldr_pq_scratch {
+    scratch page;     /* decompressed page */
+    scratch rep, def; /* levels, one byte each */
+    scratch lv32;     /* BIT_PACKED levels before narrowing */
+    scratch idx;
     scratch tmp, i64;
-} workspace;
+};
+typedef struct ldr_pq_scratch workspace;
 
 static void workspace_fini(workspace *ws)
 {
-    scratch *s[] = {&ws->page, &ws->rep, &ws->def, &ws->idx, &ws->tmp, &ws->i64};
+    scratch *s[] = {&ws->page, &ws->rep, &ws->def, &ws->lv32, &ws->idx, &ws->tmp, &ws->i64};
     for (size_t i = 0; i < LDR_ARRAY_LEN(s); i++)
         ldr_free(s[i]->p);
 }
@@ -107,11 +114,11 @@ typedef struct chunk_dec {
     size_t rg;
     int64_t rg_rows;
     bool keep_dict;
-    struct workspace *ws; /* the worker's scratch buffers */
-    ldr_col *stage;       /* a page's non-null values (element type) */
-    ldr_col *raw;         /* BYTE_ARRAY values before conversion (decimals) */
-    ldr_col *dict;        /* dictionary values; owned by out while out_dict */
-    bool out_dict;        /* out is a dictionary column over dict (keep_dict) */
+    workspace *ws;  /* the worker's scratch buffers */
+    ldr_col *stage; /* a page's non-null values (element type) */
+    ldr_col *raw;   /* BYTE_ARRAY values before conversion (decimals) */
+    ldr_col *dict;  /* dictionary values; owned by out while out_dict */
+    bool out_dict;  /* out is a dictionary column over dict (keep_dict) */
     ldr_col *out;
     int64_t seen;        /* level entries (num_values) decoded so far */
     int64_t max_entries; /* lists: the most entries the chunk may expand to */
@@ -643,56 +650,36 @@ static void undo_dict(chunk_dec *d)
     d->out_dict = false;
 }
 
-#define SCATTER_FIXED(T)                                   \
-    do {                                                   \
-        T *dst_ = (T *)out->data + out->n;                 \
-        const T *src_ = (const T *)src->data;              \
-        for (size_t i = 0; i < nv; i++) {                  \
-            if (!def || def[i] == max) {                   \
-                dst_[i] = src_[idx ? idx[k] : k];          \
-                k++;                                       \
-            } else {                                       \
-                dst_[i] = 0;                               \
-                ldr_col_set_valid(out, out->n + i, false); \
-            }                                              \
-        }                                                  \
+/* Null rows clear their bit of `valid` (the output's bitmap, rows counted from out->n). */
+#define SCATTER_FIXED(T)                                       \
+    do {                                                       \
+        T *dst_ = (T *)out->data + out->n;                     \
+        const T *src_ = (const T *)src->data;                  \
+        for (size_t i = 0; i < nv; i++) {                      \
+            if (!def || def[i] == max) {                       \
+                dst_[i] = src_[idx ? idx[k] : k];              \
+                k++;                                           \
+            } else {                                           \
+                size_t j_ = out->n + i;                        \
+                dst_[i] = 0;                                   \
+                valid[j_ >> 3] &= (uint8_t) ~(1u << (j_ & 7)); \
+            }                                                  \
+        }                                                      \
     } while (0)
 
-/* Flat columns: nv entries with definition levels def (NULL: all present). */
-static void scatter_flat(chunk_dec *d, const uint32_t *def, size_t nv, const page_vals *pv)
+/* Flat columns: nv entries with definition levels def (NULL: all present), of which
+ * pv->n are present. */
+static void scatter_flat(chunk_dec *d, const uint8_t *def, size_t nv, const page_vals *pv)
 {
     ldr_col *out = d->out;
     unsigned max = d->lf->max_def;
     const uint32_t *idx = pv->indices ? d->ws->idx.p : NULL;
     const ldr_col *src = pv->indices ? d->dict : pv->col;
-    size_t k = 0;
+    size_t k = 0, w = d->out_dict ? sizeof(int32_t) : ldr_type_width(out->type);
     if (nv == 0)
         return;
     ldr_col_reserve(out, nv);
-    if (d->out_dict) {
-        int32_t *dst = (int32_t *)out->data + out->n;
-        for (size_t i = 0; i < nv; i++) {
-            if (!def || def[i] == max) {
-                dst[i] = (int32_t)idx[k++];
-            } else {
-                dst[i] = 0;
-                ldr_col_set_valid(out, out->n + i, false);
-            }
-        }
-        out->n += nv;
-        return;
-    }
-    switch (ldr_type_width(out->type)) {
-    case 1:
-        SCATTER_FIXED(uint8_t);
-        break;
-    case 4:
-        SCATTER_FIXED(uint32_t);
-        break;
-    case 8:
-        SCATTER_FIXED(uint64_t);
-        break;
-    default:
+    if (w == 0) { /* strings and bytes: the appenders keep offsets and null_count */
         for (size_t i = 0; i < nv; i++) {
             if (!def || def[i] == max) {
                 ldr_col_append_row(out, src, idx ? idx[k] : k);
@@ -703,11 +690,35 @@ static void scatter_flat(chunk_dec *d, const uint32_t *def, size_t nv, const pag
         }
         return;
     }
+    /* Fixed width: values written in place, null rows' bits cleared in the bitmap (made
+     * only when the page has nulls), counted once per page. */
+    uint8_t *valid = def && pv->n < nv ? ldr_col_valid_bits(out) : NULL;
+    if (valid)
+        out->null_count += nv - pv->n;
+    if (d->out_dict) {
+        int32_t *dst = (int32_t *)out->data + out->n;
+        for (size_t i = 0; i < nv; i++) {
+            if (!def || def[i] == max) {
+                dst[i] = (int32_t)idx[k++];
+            } else {
+                size_t j = out->n + i;
+                dst[i] = 0;
+                valid[j >> 3] &= (uint8_t) ~(1u << (j & 7));
+            }
+        }
+    } else if (w == 1) {
+        SCATTER_FIXED(uint8_t);
+    } else if (w == 4) {
+        SCATTER_FIXED(uint32_t);
+    } else {
+        LDR_ASSERT(w == 8);
+        SCATTER_FIXED(uint64_t);
+    }
     out->n += nv;
 }
 
 /* List columns: entries (rep, def) become rows of out and elements of out->child. */
-static ldr_code assemble_list(chunk_dec *d, const uint32_t *rep, const uint32_t *def, size_t nv,
+static ldr_code assemble_list(chunk_dec *d, const uint8_t *rep, const uint8_t *def, size_t nv,
                               const page_vals *pv, int64_t *page_rows, ldr_err *err)
 {
     ldr_col *out = d->out, *child = out->child;
@@ -716,7 +727,7 @@ static ldr_code assemble_list(chunk_dec *d, const uint32_t *rep, const uint32_t 
     const ldr_col *src = pv->indices ? d->dict : pv->col;
     size_t k = 0;
     for (size_t i = 0; i < nv; i++) {
-        uint32_t df = def ? def[i] : max;
+        unsigned df = def ? def[i] : max;
         if (rep[i] == 0) {
             if (d->in_list)
                 ldr_col_append_list(out);
@@ -736,9 +747,8 @@ static ldr_code assemble_list(chunk_dec *d, const uint32_t *rep, const uint32_t 
             d->in_list = true;
         } else if (!d->in_list || df < rd) {
             return ldr_err_setf(err, LDR_ECORRUPT,
-                                "repetition level %" PRIu32 " at entry %" PRId64
-                                " continues no list",
-                                rep[i], d->seen + (int64_t)i);
+                                "repetition level %u at entry %" PRId64 " continues no list",
+                                (unsigned)rep[i], d->seen + (int64_t)i);
         }
         if (df == max) {
             ldr_col_append_row(child, src, idx ? idx[k] : k);
@@ -776,50 +786,51 @@ static ldr_code page_bytes(chunk_dec *d, const uint8_t *src, size_t clen, size_t
     return ldr__pq_decompress(codec, src, clen, dst, ulen, err);
 }
 
-static ldr_code check_levels(const uint32_t *lv, size_t n, unsigned max, const char *what,
-                             ldr_err *err)
+/* Legacy BIT_PACKED levels: unpacked into 32-bit scratch, then narrowed and checked. */
+static ldr_code levels_bitpacked(workspace *ws, const uint8_t *p, size_t len, unsigned max,
+                                 uint8_t *out, size_t n, const char *what, size_t *n_max,
+                                 size_t *used, ldr_err *err)
 {
-    for (size_t i = 0; i < n; i++)
+    uint32_t *lv = scratch_get(&ws->lv32, n * sizeof *lv);
+    ldr_code rc = ldr__pq_bitpacked_decode(p, len, bit_width(max), lv, n, used, err);
+    if (rc != LDR_OK)
+        return rc;
+    size_t eq = 0;
+    for (size_t i = 0; i < n; i++) {
         if (lv[i] > max)
             return ldr_err_setf(err, LDR_ECORRUPT, "%s level %" PRIu32 " exceeds the maximum %u",
                                 what, lv[i], max);
+        eq += lv[i] == max;
+        out[i] = (uint8_t)lv[i];
+    }
+    *n_max = eq;
     return LDR_OK;
 }
 
-/* A v1 level section (RLE with its 4-byte length, or BIT_PACKED) at p[0..len). */
-static ldr_code levels_v1(int32_t enc, const uint8_t *p, size_t len, unsigned max, uint32_t *out,
-                          size_t n, const char *what, size_t *used, ldr_err *err)
+/* A v1 level section (RLE with its 4-byte length, or BIT_PACKED) at p[0..len); *n_max
+ * receives the count of levels equal to max, *used the section's bytes. */
+static ldr_code levels_v1(workspace *ws, int32_t enc, const uint8_t *p, size_t len, unsigned max,
+                          uint8_t *out, size_t n, const char *what, size_t *n_max, size_t *used,
+                          ldr_err *err)
 {
-    unsigned w = bit_width(max);
-    size_t c = 0;
-    ldr_code rc;
     if (enc == LDR__PQ_ENC_RLE) {
         if (len < 4 || u32le(p) > len - 4)
             return ldr_err_setf(err, LDR_ECORRUPT, "%s level section overflows the page", what);
-        rc = ldr__pq_rle_decode(p + 4, u32le(p), w, out, n, &c, err);
-        c = 4 + (size_t)u32le(p);
-    } else if (enc == LDR__PQ_ENC_BIT_PACKED) {
-        rc = ldr__pq_bitpacked_decode(p, len, w, out, n, &c, err);
-    } else {
-        return ldr_err_setf(err, LDR_EUNSUPPORTED, "%s level encoding %s is not supported", what,
-                            ldr__pq_encoding_name(enc));
+        size_t c;
+        *used = 4 + (size_t)u32le(p);
+        return ldr__pq_levels_decode(p + 4, u32le(p), max, what, out, n, n_max, &c, err);
     }
-    *used = c;
-    return rc != LDR_OK ? rc : check_levels(out, n, max, what, err);
-}
-
-/* RLE levels of a v2 page (no length prefix; the header gives the section's size). */
-static ldr_code levels_v2(const uint8_t *p, size_t len, unsigned max, uint32_t *out, size_t n,
-                          const char *what, ldr_err *err)
-{
-    size_t used;
-    ldr_code rc = ldr__pq_rle_decode(p, len, bit_width(max), out, n, &used, err);
-    return rc != LDR_OK ? rc : check_levels(out, n, max, what, err);
+    if (enc == LDR__PQ_ENC_BIT_PACKED)
+        return levels_bitpacked(ws, p, len, max, out, n, what, n_max, used, err);
+    return ldr_err_setf(err, LDR_EUNSUPPORTED, "%s level encoding %s is not supported", what,
+                        ldr__pq_encoding_name(enc));
 }
 
 /* Level and value sections of a page, after decompression. */
 typedef struct page_parts {
-    uint32_t *rep, *def; /* NULL when the maximum level is 0 */
+    uint8_t *rep, *def; /* NULL when the maximum level is 0 */
+    size_t rep_at_max;  /* entries whose repetition level is the maximum */
+    size_t present;     /* entries whose definition level is the maximum */
     const uint8_t *vals;
     size_t vlen;
 } page_parts;
@@ -833,13 +844,13 @@ static ldr_code split_v1(chunk_dec *d, const ldr__pq_page *pg, const uint8_t *bo
     if (rc != LDR_OK)
         return rc;
     if (d->lf->max_rep > 0) {
-        rc = levels_v1(pg->rep_encoding, buf, ulen, d->lf->max_rep, pp->rep, nv, "repetition",
-                       &used, err);
+        rc = levels_v1(d->ws, pg->rep_encoding, buf, ulen, d->lf->max_rep, pp->rep, nv,
+                       "repetition", &pp->rep_at_max, &used, err);
         pos += used;
     }
     if (rc == LDR_OK && d->lf->max_def > 0) {
-        rc = levels_v1(pg->def_encoding, buf + pos, ulen - pos, d->lf->max_def, pp->def, nv,
-                       "definition", &used, err);
+        rc = levels_v1(d->ws, pg->def_encoding, buf + pos, ulen - pos, d->lf->max_def, pp->def, nv,
+                       "definition", &pp->present, &used, err);
         pos += used;
     }
     pp->vals = buf + pos;
@@ -858,10 +869,13 @@ static ldr_code split_v2(chunk_dec *d, const ldr__pq_page *pg, const uint8_t *bo
         return ldr_err_setf(err, LDR_ECORRUPT,
                             "data page v2 levels (%zu + %zu bytes) exceed the page", rl, dl);
     ldr_code rc = LDR_OK;
+    size_t used;
     if (d->lf->max_rep > 0)
-        rc = levels_v2(body, rl, d->lf->max_rep, pp->rep, nv, "repetition", err);
+        rc = ldr__pq_levels_decode(body, rl, d->lf->max_rep, "repetition", pp->rep, nv,
+                                   &pp->rep_at_max, &used, err);
     if (rc == LDR_OK && d->lf->max_def > 0)
-        rc = levels_v2(body + rl, dl, d->lf->max_def, pp->def, nv, "definition", err);
+        rc = ldr__pq_levels_decode(body + rl, dl, d->lf->max_def, "definition", pp->def, nv,
+                                   &pp->present, &used, err);
     if (rc != LDR_OK)
         return rc;
     size_t stored = clen - rl - dl, expect = ulen - rl - dl;
@@ -901,16 +915,6 @@ static ldr_code check_page_count(const chunk_dec *d, int32_t num_values, ldr_err
     return LDR_OK;
 }
 
-static size_t count_present(const uint32_t *def, size_t nv, unsigned max)
-{
-    if (!def)
-        return nv;
-    size_t n = 0;
-    for (size_t i = 0; i < nv; i++)
-        n += def[i] == max;
-    return n;
-}
-
 static ldr_code read_data_page(chunk_dec *d, const ldr__pq_page *pg, const uint8_t *body,
                                ldr_err *err)
 {
@@ -920,15 +924,20 @@ static ldr_code read_data_page(chunk_dec *d, const ldr__pq_page *pg, const uint8
         return rc;
     size_t nv = (size_t)pg->num_values;
     bool v2 = pg->type == LDR__PQ_PAGE_DATA_V2;
-    page_parts pp = {NULL, NULL, NULL, 0};
+    page_parts pp = {NULL, NULL, 0, nv, NULL, 0};
     if (d->lf->max_rep > 0)
-        pp.rep = scratch_get(&d->ws->rep, nv * sizeof(uint32_t));
+        pp.rep = scratch_get(&d->ws->rep, nv);
     if (d->lf->max_def > 0)
-        pp.def = scratch_get(&d->ws->def, nv * sizeof(uint32_t));
+        pp.def = scratch_get(&d->ws->def, nv);
     rc = v2 ? split_v2(d, pg, body, nv, &pp, err) : split_v1(d, pg, body, nv, &pp, err);
     if (rc != LDR_OK)
         return rc;
-    size_t n = count_present(pp.def, nv, d->lf->max_def);
+    size_t n = pp.present;
+    /* Levels that all equal the maximum may not have been written (levels_decode). */
+    if (n == nv)
+        pp.def = NULL; /* NULL: every entry present */
+    if (pp.rep && pp.rep_at_max == nv)
+        memset(pp.rep, (int)d->lf->max_rep, nv);
     if (v2 && (pg->num_nulls < 0 || (size_t)pg->num_nulls != nv - n))
         return ldr_err_setf(err, LDR_ECORRUPT,
                             "data page v2 declares %" PRId32 " nulls, the levels %zu",
@@ -1708,6 +1717,43 @@ ldr_code ldr_pq_read_row_group(ldr_pq_reader *r, size_t rg, const char *const *c
         rc = read_units(r, &rg, 1, cols, n_cols, keep_dict, 1, out, err);
     ldr_free(cols);
     return rc;
+}
+
+ldr_pq_scratch *ldr_pq_scratch_new(void)
+{
+    return ldr_xcalloc(1, sizeof(ldr_pq_scratch));
+}
+
+void ldr_pq_scratch_free(ldr_pq_scratch *s)
+{
+    if (!s)
+        return;
+    workspace_fini(s);
+    ldr_free(s);
+}
+
+ldr_code ldr_pq_read_chunk(ldr_pq_reader *r, size_t rg, size_t col, bool keep_dict,
+                           ldr_pq_scratch *s, ldr_col **inout, ldr_err *err)
+{
+    if (rg >= r->n_rgs || col >= r->n_cols)
+        return ldr_err_setf(err, LDR_EINVAL,
+                            "%s: no column %zu of row group %zu (%zu columns, %zu row groups)",
+                            r->name, col, rg, r->n_cols, r->n_rgs);
+    const ldr__pq_colspec *cs = &r->cols[col];
+    if (cs->info.unsupported)
+        return ldr_err_setf(err, LDR_EUNSUPPORTED, "%s: column %s: %s", r->name, cs->info.name,
+                            cs->info.unsupported);
+    ldr_col *c = *inout;
+    /* Only a fresh column may become a dictionary column: with keep_dict, strings start
+     * from scratch so every call returns what a first call would. */
+    if (c && (c->dict || c->type != cs->info.type || (keep_dict && dict_candidate(cs)))) {
+        ldr_col_free(c);
+        c = NULL;
+    }
+    if (c)
+        ldr_col_clear(c);
+    *inout = c; /* NULL: decode_chunk makes a new column (a dictionary one with keep_dict) */
+    return decode_chunk(r, rg, col, keep_dict, s, inout, err);
 }
 
 bool ldr_pq_row_group_may_match(const ldr_pq_reader *r, size_t rg, const ldr_pq_range *ranges,

@@ -1,7 +1,8 @@
 /*
  * reader_int.h -- the Parquet reader's internal structures, shared by meta.c (footer and
- * page-header parsing, schema resolution), source.c (memory mapping) and reader.c (page
- * decoding and assembly). Private to src/parquet; nothing outside includes it.
+ * page-header parsing, schema resolution), source.c (memory mapping), encoding.c (level
+ * decoding) and reader.c (page decoding and assembly). Private to src/parquet; nothing
+ * outside includes it.
  *
  * An open reader holds the file bytes (mapped or caller-owned), and one arena with the
  * whole parsed footer: schema elements, leaves (one per column chunk), top-level column
@@ -242,6 +243,20 @@ LDR_MUST_USE ldr_code ldr__pq_page_parse(const uint8_t *p, size_t len, ldr__pq_p
 /** Static names for messages ("INT64", "RLE_DICTIONARY"; "UNKNOWN" otherwise). */
 const char *ldr__pq_type_name(int32_t type);
 const char *ldr__pq_encoding_name(int32_t enc);
+
+/* ---- encoding.c (levels) ---------------------------------------------------------------- */
+
+/**
+ * Definition or repetition levels in the RLE / bit-packing hybrid (no length prefix):
+ * decodes exactly n levels of bit width bit_width(max) from p[0..len) into out, one byte
+ * each. A level above max is LDR_ECORRUPT ("<what> level L exceeds the maximum M").
+ * *out_n_max receives how many levels equal max (for definition levels: the present
+ * values), *consumed the bytes used. When every level equals max (*out_n_max == n), out
+ * may be left unwritten: the common page without nulls costs no per-level work.
+ */
+LDR_MUST_USE ldr_code ldr__pq_levels_decode(const uint8_t *p, size_t len, unsigned max,
+                                            const char *what, uint8_t *out, size_t n,
+                                            size_t *out_n_max, size_t *consumed, ldr_err *err);
 
 /* ---- source.c --------------------------------------------------------------------------- */
 

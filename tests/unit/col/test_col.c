@@ -2,7 +2,8 @@
  * test_col.c -- the columnar core: appends of every type with nulls, lists (null, empty,
  * null elements), dictionary columns, take (gather) against a row-by-row model, hashing
  * and equality by value across plain and dictionary columns, batches (add, find, remove,
- * append with name matching and type checks).
+ * append with name matching and type checks), bulk validity bits and clearing a column
+ * for reuse.
  */
 #include "col/col.h"
 
@@ -38,6 +39,60 @@ TEST(all_valid_column_has_no_bitmap)
     CHECK_EQ_I64(c->null_count, 0);
     CHECK_EQ_F64(ldr_col_f32(c, 10), 2.5);
     ldr_col_free(c);
+}
+
+/* Decoders clear null bits in bulk; rows past n stay valid for later appends. */
+TEST(valid_bits_in_bulk)
+{
+    ldr_col *c = ldr_col_new(LDR_TYPE_FLOAT64, 20);
+    ldr_col_append_f64(c, 1.5);
+    uint8_t *v = ldr_col_valid_bits(c);
+    CHECK(v == c->valid && v == ldr_col_valid_bits(c));
+    double *d = c->data;
+    for (size_t i = 1; i < 20; i++) {
+        d[i] = i % 3 ? (double)i : 0;
+        if (i % 3 == 0)
+            v[i >> 3] &= (uint8_t) ~(1u << (i & 7));
+    }
+    c->n = 20;
+    c->null_count += 6;
+    for (size_t i = 0; i < 20; i++)
+        CHECK(ldr_col_valid(c, i) == (i == 0 || i % 3 != 0));
+    ldr_col_append_f64(c, 7); /* row 20 (a new bitmap byte after growth) is valid */
+    CHECK(ldr_col_valid(c, 20));
+    CHECK_EQ_I64(c->null_count, 6);
+    ldr_col_free(c);
+}
+
+/* A cleared column is like a new one (no rows, no nulls, no bitmap) with its buffers. */
+TEST(clear_keeps_buffers)
+{
+    ldr_col *c = ldr_col_new(LDR_TYPE_STRING, 0);
+    for (int i = 0; i < 100; i++) {
+        if (i % 5 == 0)
+            ldr_col_append_null(c);
+        else
+            ldr_col_append_str(c, "abc", 3);
+    }
+    void *offsets = c->offsets, *bytes = c->bytes;
+    size_t cap = c->cap;
+    ldr_col_clear(c);
+    CHECK(c->n == 0 && c->null_count == 0 && !c->valid && c->bytes_len == 0);
+    CHECK(c->offsets == offsets && c->bytes == bytes && c->cap == cap && c->offsets[0] == 0);
+    ldr_col_append_str(c, "xy", 2);
+    size_t len;
+    CHECK(ldr_col_valid(c, 0) && !memcmp(ldr_col_str(c, 0, &len), "xy", 2) && len == 2);
+    ldr_col_free(c);
+    ldr_col *l = ldr_col_new(LDR_TYPE_INT64_LIST, 0);
+    ldr_col_append_i64(l->child, 5);
+    ldr_col_append_list(l);
+    ldr_col_clear(l);
+    CHECK(l->n == 0 && l->child->n == 0 && l->offsets[0] == 0);
+    ldr_col_append_list(l);
+    size_t b, e;
+    ldr_col_list(l, 0, &b, &e);
+    CHECK(b == 0 && e == 0);
+    ldr_col_free(l);
 }
 
 TEST(strings_and_bytes)
@@ -273,6 +328,8 @@ int main(void)
 {
     RUN(fixed_width_with_nulls);
     RUN(all_valid_column_has_no_bitmap);
+    RUN(valid_bits_in_bulk);
+    RUN(clear_keeps_buffers);
     RUN(strings_and_bytes);
     RUN(lists_null_empty_and_null_elements);
     RUN(dictionary_columns_resolve_values);

@@ -6,11 +6,13 @@
  * 0 and 32, 64-bit deltas between INT64_MIN and INT64_MAX), and hostile inputs (truncated
  * streams, oversized counts, bad widths and block shapes, prefixes longer than the previous
  * value) that must fail with LDR_ECORRUPT and a message. Output buffers are sized exactly,
- * so ASan in `make test` catches any write past the requested count.
+ * so ASan in `make test` catches any write past the requested count. The reader's byte
+ * level decoder (reader_int.h) is checked against the 32-bit hybrid decoder.
  */
 #include "parquet/parquet_int.h"
 
 #include "harness.h"
+#include "parquet/reader_int.h"
 
 static uint64_t rng_state = 88172645463325252u;
 
@@ -264,6 +266,120 @@ TEST(rle_random_garbage)
         ldr_free(p);
     }
     ldr_free(out);
+}
+
+/* ---- levels (reader_int.h) ----------------------------------------------------------------- */
+
+static unsigned width_of(unsigned max)
+{
+    unsigned w = 0;
+    while ((1u << w) <= max)
+        w++;
+    return w;
+}
+
+/* Levels v[0..n) <= max, encoded, decode to the same bytes and count of max as the 32-bit
+ * decoder gives (when every level is max the output may be left unwritten). */
+static void levels_match(const uint32_t *v, size_t n, unsigned max)
+{
+    ldr_err err;
+    ldr_buf b;
+    ldr_buf_init(&b, (size_t)1 << 30);
+    CHECK_OK(ldr__pq_rle_encode(v, n, width_of(max), &b, &err), err);
+    uint8_t *out = ldr_xmalloc(n + 1);
+    size_t n_max = 0, used = 0, want = 0;
+    CHECK_OK(ldr__pq_levels_decode((const uint8_t *)b.ptr, b.len, max, "definition", out, n, &n_max,
+                                   &used, &err),
+             err);
+    CHECK_EQ_I64(used, b.len);
+    for (size_t i = 0; i < n; i++)
+        want += v[i] == max;
+    CHECK_EQ_I64(n_max, want);
+    for (size_t i = 0; i < n && n_max < n; i++)
+        if (out[i] != v[i])
+            HARNESS_FAIL("max=%u n=%zu: level %zu is %u, expected %u", max, n, i, out[i], v[i]);
+    ldr_free(out);
+    ldr_buf_fini(&b);
+}
+
+TEST(levels_decode)
+{
+    static const unsigned maxes[] = {1, 2, 3, 7, 64};
+    uint32_t *v = ldr_xmalloc(5000 * sizeof *v);
+    for (size_t m = 0; m < LDR_ARRAY_LEN(maxes); m++) {
+        unsigned max = maxes[m];
+        for (int t = 0; t < 40; t++) {
+            size_t n = rnd() % 5000;
+            int shape = t % 4; /* all max, runs, random, random with long runs of max */
+            for (size_t i = 0; i < n; i++) {
+                uint32_t r = (uint32_t)(rnd() % (max + 1));
+                v[i] = shape == 0   ? max
+                       : shape == 1 ? (i / 300) % (max + 1)
+                       : shape == 2 ? r
+                                    : ((i / 100) % 2 ? max : r);
+            }
+            levels_match(v, n, max);
+        }
+    }
+    ldr_free(v);
+    /* A page without nulls: one RLE run of the maximum; nothing needs writing. */
+    ldr_err err;
+    uint8_t out[100];
+    size_t n_max, used;
+    const uint8_t all1[] = {0xC8, 0x01, 0x01}; /* 100 x 1 */
+    CHECK_OK(ldr__pq_levels_decode(all1, 3, 1, "definition", out, 100, &n_max, &used, &err), err);
+    CHECK_EQ_I64(n_max, 100);
+    CHECK_EQ_I64(used, 3);
+    /* Runs of 1 then 0: written out. */
+    const uint8_t mixed[] = {0x06, 0x01, 0x04, 0x00}; /* 3 x 1, 2 x 0 */
+    CHECK_OK(ldr__pq_levels_decode(mixed, 4, 1, "definition", out, 5, &n_max, &used, &err), err);
+    CHECK_EQ_I64(n_max, 3);
+    CHECK(out[0] == 1 && out[1] == 1 && out[2] == 1 && out[3] == 0 && out[4] == 0);
+}
+
+TEST(levels_hostile)
+{
+    ldr_err err;
+    uint8_t out[64];
+    size_t n_max, used;
+    /* Above the maximum but within the width: an RLE run and a bit-packed group. */
+    const uint8_t rle3[] = {0x02, 0x02, 0x02, 0x03}; /* 1 x 2, 1 x 3 at w = 2 */
+    CHECK_FAILS(ldr__pq_levels_decode(rle3, 4, 2, "definition", out, 2, &n_max, &used, &err),
+                LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "definition level 3 exceeds the maximum 2");
+    const uint8_t bp3[] = {0x03, 0xE4, 0x00}; /* 0,1,2,3,0,0,0,0 at w = 2 */
+    CHECK_FAILS(ldr__pq_levels_decode(bp3, 3, 2, "repetition", out, 8, &n_max, &used, &err),
+                LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "repetition level 3 exceeds the maximum 2");
+    /* Too wide for the width, truncated, too many. */
+    const uint8_t wide[] = {0x02, 0x02};
+    CHECK_FAILS(ldr__pq_levels_decode(wide, 2, 1, "definition", out, 1, &n_max, &used, &err),
+                LDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "RLE value 2 does not fit in 1 bits");
+    CHECK_FAILS(ldr__pq_levels_decode(wide, 1, 1, "definition", out, 1, &n_max, &used, &err),
+                LDR_ECORRUPT);
+    CHECK_FAILS(ldr__pq_levels_decode(wide, 0, 1, "definition", out, 1, &n_max, &used, &err),
+                LDR_ECORRUPT);
+    const uint8_t run70[] = {0x8C, 0x01, 0x01}; /* 70 x 1 */
+    CHECK_FAILS(ldr__pq_levels_decode(run70, 3, 1, "definition", out, 64, &n_max, &used, &err),
+                LDR_ECORRUPT);
+    /* Random bytes decode or fail cleanly, never past n or len (ASan). */
+    uint8_t junk[64];
+    uint8_t *lv = ldr_xmalloc(4096);
+    for (int t = 0; t < 20000; t++) {
+        size_t len = rnd() % sizeof junk, n = rnd() % 4096;
+        for (size_t i = 0; i < len; i++)
+            junk[i] = (uint8_t)rnd();
+        uint8_t *p = ldr_xmalloc(len);
+        memcpy(p, junk, len);
+        unsigned max = (unsigned)(rnd() % 9);
+        ldr_code rc = ldr__pq_levels_decode(p, len, max, "definition", lv, n, &n_max, &used, &err);
+        CHECK(rc == LDR_OK || rc == LDR_ECORRUPT);
+        if (rc == LDR_OK)
+            CHECK(used <= len && n_max <= n);
+        ldr_free(p);
+    }
+    ldr_free(lv);
 }
 
 /* ---- BIT_PACKED ------------------------------------------------------------------------- */
@@ -674,6 +790,8 @@ int main(void)
     RUN(rle_width_zero);
     RUN(rle_hostile);
     RUN(rle_random_garbage);
+    RUN(levels_decode);
+    RUN(levels_hostile);
     RUN(bitpacked_legacy);
     RUN(delta_reference_example);
     RUN(delta_roundtrips);

@@ -1263,6 +1263,125 @@ TEST(threads_and_projection)
     ldr_buf_fini(&f);
 }
 
+/* Row groups of 5 rows: optional int64 x, string s and double d, with nulls in row group
+ * 0, none in row group 1 and only nulls in row group 2. */
+static void file_nulls_by_row_group(ldr_buf *f)
+{
+    static const tel els[] = {{"schema", -1, -1, 3, -1, 0, 0, 0, 0},
+                              {"x", PT_I64, OPT, 0, -1, 0, 0, 0, 0},
+                              {"s", PT_BA, OPT, 0, 0, 0, 0, 0, 0},
+                              {"d", PT_DOUBLE, OPT, 0, -1, 0, 0, 0, 0}};
+    static const uint32_t defs[3][5] = {{1, 0, 1, 1, 0}, {1, 1, 1, 1, 1}, {0, 0, 0, 0, 0}};
+    tchunk c[9];
+    int64_t rows[3] = {5, 5, 5};
+    ldr_buf body;
+    ldr_buf_init(&body, 1 << 20);
+    for (size_t g = 0; g < 3; g++) {
+        chunk_init(&c[g * 3], "x", PT_I64, 5);
+        chunk_init(&c[g * 3 + 1], "s", PT_BA, 5);
+        chunk_init(&c[g * 3 + 2], "d", PT_DOUBLE, 5);
+        for (size_t k = 0; k < 3; k++) {
+            ldr_buf_reset(&body);
+            levels_v1(&body, defs[g], 5, 1);
+            for (size_t i = 0; i < 5; i++) {
+                if (!defs[g][i])
+                    continue;
+                int64_t x = (int64_t)(10 * g + i);
+                double d = 0.5 * (double)x;
+                char str[16];
+                snprintf(str, sizeof str, "s%zu", 10 * g + i);
+                if (k == 0)
+                    put(&body, &x, 8);
+                else if (k == 1)
+                    plain_str(&body, str);
+                else
+                    put(&body, &d, 8);
+            }
+            page_v1(&c[g * 3 + k].pages, 5, ENC_PLAIN, &body, k == 2 ? LDR__PQ_CODEC_SNAPPY : 0);
+            c[g * 3 + k].codec = k == 2 ? LDR__PQ_CODEC_SNAPPY : 0;
+        }
+    }
+    build_file(f, els, 4, c, 3, 3, rows);
+    chunks_fini(c, 9);
+    ldr_buf_fini(&body);
+}
+
+/* b's column c and col hold the same rows (values, nulls and null counts). */
+static void check_same_col(const ldr_batch *b, size_t c, const ldr_col *col, const char *what)
+{
+    const ldr_col *want = b->cols[c];
+    if (!col || col->n != want->n || col->null_count != want->null_count) {
+        HARNESS_FAIL("%s: column %zu: %zu rows / %zu nulls, expected %zu / %zu", what, c,
+                     col ? col->n : 0, col ? col->null_count : 0, want->n, want->null_count);
+        return;
+    }
+    for (size_t i = 0; i < want->n; i++)
+        if (!ldr_col_eq(want, i, col, i))
+            HARNESS_FAIL("%s: column %zu row %zu differs", what, c, i);
+}
+
+/* ldr_pq_read_chunk refills one column (and one scratch) chunk after chunk, as `scan`
+ * does, and gives what ldr_pq_read_row_group gives. */
+TEST(read_chunk_reuses_columns)
+{
+    ldr_buf f;
+    ldr_buf_init(&f, 1 << 24);
+    file_nulls_by_row_group(&f);
+    ldr_err err;
+    ldr_pq_reader *r = open_buf(&f, &err);
+    CHECK(r != NULL);
+    if (!r) {
+        printf("# %s\n", err.msg);
+        ldr_buf_fini(&f);
+        return;
+    }
+    ldr_pq_scratch *s = ldr_pq_scratch_new();
+    ldr_col *per_col[3] = {NULL, NULL, NULL}, *shared = NULL;
+    for (size_t g = 0; g < 3; g++) {
+        ldr_batch *b = NULL;
+        CHECK_OK(ldr_pq_read_row_group(r, g, NULL, 0, false, &b, &err), err);
+        for (size_t c = 0; b && c < 3; c++) {
+            CHECK_OK(ldr_pq_read_chunk(r, g, c, false, s, &per_col[c], &err), err);
+            check_same_col(b, c, per_col[c], "per column");
+            CHECK_OK(ldr_pq_read_chunk(r, g, c, false, s, &shared, &err), err);
+            check_same_col(b, c, shared, "shared across types");
+        }
+        if (b && g == 0)
+            CHECK_COL(b, 0, "0|null|2|3|null");
+        if (b && g == 2)
+            CHECK_COL(b, 1, "null|null|null|null|null");
+        ldr_batch_free(b);
+    }
+    CHECK(per_col[0] && per_col[0]->null_count == 5 && per_col[0]->n == 5);
+    CHECK_FAILS(ldr_pq_read_chunk(r, 3, 0, false, s, &shared, &err), LDR_EINVAL);
+    CHECK_FAILS(ldr_pq_read_chunk(r, 0, 3, false, s, &shared, &err), LDR_EINVAL);
+    for (size_t c = 0; c < 3; c++)
+        ldr_col_free(per_col[c]);
+    ldr_col_free(shared);
+    ldr_pq_reader_close(r);
+    /* keep_dict: dictionary string chunks come back as dictionary columns every time. */
+    ldr_buf_reset(&f);
+    file_row_groups(&f, 3);
+    r = open_buf(&f, &err);
+    CHECK(r != NULL);
+    ldr_col *col = NULL;
+    for (size_t g = 0; r && g < 3; g++) {
+        ldr_batch *b = NULL;
+        CHECK_OK(ldr_pq_read_row_group(r, g, NULL, 0, true, &b, &err), err);
+        for (size_t c = 0; b && c < 3; c++) {
+            CHECK_OK(ldr_pq_read_chunk(r, g, c, true, s, &col, &err), err);
+            check_same_col(b, c, col, "keep_dict");
+            CHECK((col->dict != NULL) == (c == 2));
+        }
+        ldr_batch_free(b);
+    }
+    ldr_col_free(col);
+    ldr_pq_scratch_free(s);
+    ldr_pq_scratch_free(NULL);
+    ldr_pq_reader_close(r);
+    ldr_buf_fini(&f);
+}
+
 /* ---- hostile inputs -------------------------------------------------------------------------- */
 
 /* Opens and reads; returns the error code (LDR_OK when it read). */
@@ -1669,6 +1788,7 @@ int main(void)
     RUN(encrypted_files);
     RUN(pruning_on_statistics);
     RUN(threads_and_projection);
+    RUN(read_chunk_reuses_columns);
     RUN(hostile_frames);
     RUN(hostile_pages);
     RUN(hostile_lists_and_dictionaries);
