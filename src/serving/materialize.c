@@ -302,6 +302,10 @@ static ldr_code run_view(mat_view *mv, ldr_err *err)
     ldr_online_store *os = rc == LDR_OK ? ldr_online_open(mv->cfg, err) : NULL;
     if (rc == LDR_OK && !os)
         rc = err->code;
+    /* The table normally exists since apply; a registry applied before this store
+     * existed (or a store file that was replaced) gets it here. Idempotent. */
+    if (rc == LDR_OK)
+        rc = ldr_online_update(os, &mv->ov, 1, NULL, 0, err);
     ldr_online_row *rows = ldr_xcalloc(LDR_MAT_BATCH, sizeof *rows);
     ldr_value *vals = ldr_xcalloc((size_t)LDR_MAT_BATCH * (nf ? nf : 1), sizeof *vals);
     size_t n_rows = 0;
