@@ -11,8 +11,9 @@
  *     for dense integer keys, else a growing open-addressing hash table (String keys
  *     copied to a compact store) -- and the entity rows with a gid are laid out by gid,
  *     sorted by T within a group (eord/et, eoff; large groups get a bucket index). With
- *     threads, the scan, dense-key interning and the layout (a two-level counting sort)
- *     run in parallel too.
+ *     threads, the scan, interning (dense keys: marks numbered in parallel; hashed keys:
+ *     partitions by hash, private tables, merged region by region) and the layout (a
+ *     two-level counting sort) run in parallel too.
  *  2. Feature pass, streaming the feature columns, in chunks whose lookups are pipelined
  *     with prefetches: each row that can qualify finds its gid, searches its group for
  *     the first entity row with T >= its visibility time (ts, or max(ts, created) under
@@ -119,13 +120,21 @@ typedef struct pit_ctx {
     pit_group *grp;    /* n_groups */
     uint32_t *bidx;    /* the bucket indexes of large groups */
     /* parallel entity build */
-    pit_scan scan[PIT_MAX_THREADS]; /* per part: what entity_scan found in its rows */
-    size_t pbase[PIT_MAX_THREADS];  /* per part: first gid (direct keys), or a count */
-    unsigned bshift;                /* layout: gid block = gid >> bshift */
-    size_t nblk;                    /* number of gid blocks */
-    uint32_t *bcur;                 /* nparts x nblk: each part's cursor into tmp per block */
-    uint32_t *bstart;               /* nblk + 1: where each block starts in tmp */
-    pit_erow *tmp;                  /* entity rows by block, gid in `unused` */
+    pit_scan scan[PIT_MAX_THREADS];   /* per part: what entity_scan found in its rows */
+    size_t pbase[PIT_MAX_THREADS];    /* per part: first gid (direct keys), or a count */
+    unsigned bshift;                  /* layout: gid block = gid >> bshift */
+    size_t nblk;                      /* number of gid blocks */
+    uint32_t *bcur;                   /* nparts x nblk: each part's cursor into tmp per block */
+    uint32_t *bstart;                 /* nblk + 1: where each block starts in tmp */
+    pit_erow *tmp;                    /* entity rows by block, gid in `unused` */
+    unsigned pbits;                   /* hashed keys: 2^pbits partitions by the top hash bits */
+    uint64_t *eh;                     /* per entity row: its key hash */
+    uint32_t *pcur;                   /* nparts x partitions: cursors into prow */
+    uint32_t *pstart;                 /* partitions + 1: where each starts in prow */
+    uint32_t *prow;                   /* entity rows that can match, by partition */
+    struct pit_ptab *ptab;            /* per partition: its private key table */
+    pit_slot *defer[PIT_MAX_THREADS]; /* per part: keys whose probe left its region */
+    size_t n_defer[PIT_MAX_THREADS];
     /* feature pass */
     unsigned nparts;
     bool owner;     /* parts own group ranges and share one best array, else row ranges */
@@ -378,20 +387,25 @@ static void table_alloc(pit_ctx *x, size_t n_keys)
     x->shift = 64 - bits;
 }
 
+/* Whether row i of String/Bytes column c equals the key stored at kpos of ks. */
+static inline bool kstore_eq(const ldr_buf *ks, uint32_t kpos, const ldr_col *c, size_t i)
+{
+    size_t len;
+    const char *p = ldr_col_str(c, i, &len);
+    const char *k = ks->ptr + kpos;
+    uint32_t klen;
+    memcpy(&klen, k, sizeof klen);
+    return klen == len && (len == 0 || memcmp(k + sizeof klen, p, len) == 0);
+}
+
 /* Whether row i of cols has the key of an occupied slot (whose hash matched). */
 static inline bool key_matches(const pit_ctx *x, const ldr_col *const *cols, size_t i,
                                const pit_slot *slot)
 {
     if (x->int_key)
         return true; /* the slot key is the value itself */
-    if (slot->kpos != PIT_NONE) {
-        size_t len;
-        const char *p = ldr_col_str(cols[0], i, &len);
-        const char *k = x->kstore.ptr + slot->kpos;
-        uint32_t klen;
-        memcpy(&klen, k, sizeof klen);
-        return klen == len && (len == 0 || memcmp(k + sizeof klen, p, len) == 0);
-    }
+    if (slot->kpos != PIT_NONE)
+        return kstore_eq(&x->kstore, slot->kpos, cols[0], i);
     return tuple_eq(cols, i, x->in->entity_keys, x->rep[slot->gid], x->in->n_keys);
 }
 
@@ -453,17 +467,17 @@ static void table_grow(pit_ctx *x)
  * returns its position (PIT_NONE once the store would pass 4 GiB: those keys are then
  * verified against the entity column). Verifying a hash match then reads bytes next to
  * each other instead of the entity column at random. */
-static uint32_t key_store_add(pit_ctx *x, size_t i)
+static uint32_t key_store_add(const pit_ctx *x, ldr_buf *ks, size_t i)
 {
     size_t len;
     const char *p = ldr_col_str(x->in->entity_keys[0], i, &len);
-    size_t pos = x->kstore.len;
+    size_t pos = ks->len;
     uint32_t len32 = (uint32_t)len;
     ldr_err err;
-    if (len > UINT32_MAX || ldr_buf_append(&x->kstore, &len32, sizeof len32, &err) != LDR_OK)
+    if (len > UINT32_MAX || ldr_buf_append(ks, &len32, sizeof len32, &err) != LDR_OK)
         return PIT_NONE;
-    if (ldr_buf_append(&x->kstore, p, len, &err) != LDR_OK) {
-        x->kstore.len = pos;
+    if (ldr_buf_append(ks, p, len, &err) != LDR_OK) {
+        ks->len = pos;
         return PIT_NONE;
     }
     return (uint32_t)pos;
@@ -490,7 +504,7 @@ static uint32_t table_intern(pit_ctx *x, size_t i, uint64_t key, uint64_t h)
         s = (s + 1) & x->mask;
     x->slots[s].key = key;
     x->slots[s].gid = g = (uint32_t)x->n_groups++;
-    x->slots[s].kpos = x->use_kstore ? key_store_add(x, i) : PIT_NONE;
+    x->slots[s].kpos = x->use_kstore ? key_store_add(x, &x->kstore, i) : PIT_NONE;
     if (x->rep)
         x->rep[g] = (uint32_t)i;
     return g;
@@ -870,9 +884,288 @@ static void direct_intern_parallel(pit_ctx *x, unsigned np)
     run_parts(x, np, direct_gid_part);
 }
 
+/* ---- hashed keys in parallel ---------------------------------------------------------- */
+
+/* A partition's private key table while hashed keys are interned in parallel: local gids
+ * in order of first appearance within the partition (rows are visited in row order).
+ * Slots are found from the hash bits below the partition bits. */
+typedef struct pit_ptab {
+    pit_slot *slots; /* kpos: position in kstore, or PIT_NONE */
+    size_t mask;
+    unsigned shift;
+    size_t n;      /* keys, i.e. local gids */
+    uint32_t *rep; /* local gid -> an entity row with that key */
+    ldr_buf kstore;
+    uint32_t gbase; /* the partition's first global gid */
+    uint32_t kbase; /* where its kstore starts in the final one, or PIT_NONE */
+} pit_ptab;
+
+static inline uint64_t slot_hash(const pit_ctx *x, uint64_t key)
+{
+    return x->int_key ? mix64(key) : key;
+}
+
+static inline unsigned part_of_hash(const pit_ctx *x, uint64_t h)
+{
+    return (unsigned)(h >> (64 - x->pbits));
+}
+
+static void ptab_alloc(pit_ptab *t, size_t n_keys)
+{
+    size_t cap = 16;
+    unsigned bits = 4;
+    while (cap < 2 * n_keys) {
+        cap <<= 1;
+        bits++;
+    }
+    t->slots = ldr_xmalloc(cap * sizeof(pit_slot));
+    for (size_t s = 0; s < cap; s++)
+        t->slots[s].gid = PIT_NONE;
+    t->mask = cap - 1;
+    t->shift = 64 - bits;
+}
+
+static inline size_t ptab_home(const pit_ctx *x, const pit_ptab *t, uint64_t h)
+{
+    return (size_t)((h << x->pbits) >> t->shift);
+}
+
+static void ptab_grow(const pit_ctx *x, pit_ptab *t)
+{
+    pit_slot *old = t->slots;
+    size_t old_cap = t->mask + 1;
+    ptab_alloc(t, old_cap);
+    for (size_t o = 0; o < old_cap; o++) {
+        if (old[o].gid == PIT_NONE)
+            continue;
+        size_t s = ptab_home(x, t, slot_hash(x, old[o].key));
+        while (t->slots[s].gid != PIT_NONE)
+            s = (s + 1) & t->mask;
+        t->slots[s] = old[o];
+    }
+    ldr_free(old);
+}
+
+/* The local gid of entity row i's key in t; a new key gets the next one. */
+static uint32_t ptab_intern(const pit_ctx *x, pit_ptab *t, size_t i, uint64_t key, uint64_t h)
+{
+    const ldr_col *const *cols = x->in->entity_keys;
+    size_t s = ptab_home(x, t, h);
+    for (; t->slots[s].gid != PIT_NONE; s = (s + 1) & t->mask) {
+        const pit_slot *slot = &t->slots[s];
+        if (slot->key != key)
+            continue;
+        if (x->int_key ||
+            (slot->kpos != PIT_NONE ? kstore_eq(&t->kstore, slot->kpos, cols[0], i)
+                                    : tuple_eq(cols, i, cols, t->rep[slot->gid], x->in->n_keys)))
+            return slot->gid;
+    }
+    if (2 * (t->n + 1) > t->mask + 1) {
+        ptab_grow(x, t);
+        s = ptab_home(x, t, h);
+        while (t->slots[s].gid != PIT_NONE)
+            s = (s + 1) & t->mask;
+    }
+    uint32_t g = (uint32_t)t->n++;
+    t->slots[s].key = key;
+    t->slots[s].gid = g;
+    t->slots[s].kpos = x->use_kstore ? key_store_add(x, &t->kstore, i) : PIT_NONE;
+    t->rep[g] = (uint32_t)i;
+    return g;
+}
+
+/* Step 1, over row ranges: each row's key hash, counted per partition. */
+static void hash_rows_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = x->in->n_entity_rows, np = (size_t)1 << x->pbits;
+    uint32_t *cnt = x->pcur + (size_t)part * np;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++) {
+        if (x->egid[i] == PIT_NONE)
+            continue;
+        uint64_t key, h;
+        key_of(x, x->in->entity_keys, i, &key, &h);
+        x->eh[i] = h;
+        cnt[part_of_hash(x, h)]++;
+    }
+}
+
+/* Step 2, over row ranges: the rows into prow by partition, in row order. */
+static void hash_scatter_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = x->in->n_entity_rows, np = (size_t)1 << x->pbits;
+    uint32_t *cur = x->pcur + (size_t)part * np;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++)
+        if (x->egid[i] != PIT_NONE)
+            x->prow[cur[part_of_hash(x, x->eh[i])]++] = (uint32_t)i;
+}
+
+/* Step 3, over partition ranges: each partition's rows interned into its private table;
+ * egid receives the local gid. */
+static void hash_intern_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t qb, qe;
+    offsets_range(x->pstart, (size_t)1 << x->pbits, part, nparts, &qb, &qe);
+    for (size_t q = qb; q < qe; q++) {
+        pit_ptab *t = &x->ptab[q];
+        size_t rows = x->pstart[q + 1] - x->pstart[q];
+        ptab_alloc(t, rows < 1024 ? rows : 1024);
+        t->rep = ldr_xmalloc((rows ? rows : 1) * sizeof(uint32_t));
+        ldr_buf_init(&t->kstore, UINT32_MAX - 1);
+        for (size_t j = x->pstart[q]; j < x->pstart[q + 1]; j++) {
+            size_t i = x->prow[j];
+            uint64_t h = x->eh[i];
+            uint64_t key = x->int_key ? (uint64_t)key_int(x->in->entity_keys[0], i) : h;
+            x->egid[i] = ptab_intern(x, t, i, key, h);
+        }
+    }
+}
+
+/* Step 4: the keys of partitions [qb, qe) into the final table (sized for every key),
+ * probing only below slot re. With several parts, each works inside its partitions'
+ * region of the table -- partitions are the top hash bits, and so are table slots -- and
+ * a key whose probe would leave the region is deferred (inserted afterwards, serially,
+ * past the region: linear probing finds it, as no slot is ever emptied). */
+static void merge_range(pit_ctx *x, size_t qb, size_t qe, size_t re, unsigned part)
+{
+    size_t nd = 0, cap = 0;
+    pit_slot *defer = NULL;
+    for (size_t q = qb; q < qe; q++) {
+        const pit_ptab *t = &x->ptab[q];
+        for (size_t o = 0; o <= t->mask; o++) {
+            const pit_slot *ps = &t->slots[o];
+            if (ps->gid == PIT_NONE)
+                continue;
+            pit_slot ns = {ps->key, t->gbase + ps->gid, PIT_NONE};
+            if (ps->kpos != PIT_NONE && t->kbase != PIT_NONE)
+                ns.kpos = t->kbase + ps->kpos;
+            if (x->rep)
+                x->rep[ns.gid] = t->rep[ps->gid];
+            size_t s = (size_t)(slot_hash(x, ns.key) >> x->shift);
+            while (s < re && x->slots[s].gid != PIT_NONE)
+                s++;
+            if (s < re) {
+                x->slots[s] = ns;
+                continue;
+            }
+            if (nd == cap) {
+                cap = cap ? 2 * cap : 64;
+                defer = ldr_xreallocarray(defer, cap, sizeof *defer);
+            }
+            defer[nd++] = ns;
+        }
+    }
+    x->defer[part] = defer;
+    x->n_defer[part] = nd;
+}
+
+static void hash_merge_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t qb, qe;
+    offsets_range(x->pstart, (size_t)1 << x->pbits, part, nparts, &qb, &qe);
+    unsigned rbits = 64 - x->shift - x->pbits; /* slots per partition: 2^rbits */
+    merge_range(x, qb, qe, qe << rbits, part);
+}
+
+/* Step 5, over row ranges: local gids become global ones, counted per layout block. */
+static void hash_gid_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = x->in->n_entity_rows;
+    uint32_t *cnt = x->bcur + (size_t)part * x->nblk;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++) {
+        if (x->egid[i] == PIT_NONE)
+            continue;
+        uint32_t g = x->ptab[part_of_hash(x, x->eh[i])].gbase + x->egid[i];
+        x->egid[i] = g;
+        cnt[g >> x->bshift]++;
+    }
+}
+
+/* Interns hashed keys (sparse integers, strings, several columns) on np threads: rows
+ * are partitioned by their hash's top bits (about 4 partitions per thread), each
+ * partition gets a private table, then the keys move into one final table -- the one
+ * the serial path builds, sized for the keys, so the feature pass does not change. Gids
+ * are numbered by partition, then by first appearance. Memory: 12 bytes per entity row
+ * while interning, and the private tables (as large as the final one). */
+static void hash_intern_parallel(pit_ctx *x, unsigned np)
+{
+    size_t n = x->in->n_entity_rows;
+    x->pbits = 1;
+    while (((size_t)1 << x->pbits) < 4 * (size_t)np)
+        x->pbits++;
+    size_t nq = (size_t)1 << x->pbits;
+    x->eh = ldr_xmalloc(n * sizeof(uint64_t));
+    x->pcur = ldr_xcalloc((size_t)np * nq, sizeof(uint32_t));
+    run_parts(x, np, hash_rows_part);
+    x->pstart = ldr_xmalloc((nq + 1) * sizeof(uint32_t));
+    uint32_t pos = 0;
+    for (size_t q = 0; q < nq; q++) {
+        x->pstart[q] = pos;
+        for (unsigned p = 0; p < np; p++) {
+            uint32_t c = x->pcur[(size_t)p * nq + q];
+            x->pcur[(size_t)p * nq + q] = pos;
+            pos += c;
+        }
+    }
+    x->pstart[nq] = pos;
+    x->prow = ldr_xmalloc((x->n_eligible ? x->n_eligible : 1) * sizeof(uint32_t));
+    run_parts(x, np, hash_scatter_part);
+    ldr_free(x->pcur);
+    x->pcur = NULL;
+    x->ptab = ldr_xcalloc(nq, sizeof(pit_ptab));
+    unsigned nparts = parts_for(x, nq);
+    run_parts(x, nparts, hash_intern_part);
+    ldr_free(x->prow);
+    x->prow = NULL;
+    /* Global gids and the final key store: the partitions' stores end to end. */
+    size_t groups = 0;
+    for (size_t q = 0; q < nq; q++) {
+        pit_ptab *t = &x->ptab[q];
+        t->gbase = (uint32_t)groups;
+        groups += t->n;
+        t->kbase = PIT_NONE;
+        ldr_err err;
+        size_t at = x->kstore.len;
+        if (x->use_kstore && at <= UINT32_MAX &&
+            ldr_buf_append(&x->kstore, t->kstore.ptr, t->kstore.len, &err) == LDR_OK)
+            t->kbase = (uint32_t)at;
+        ldr_buf_fini(&t->kstore);
+    }
+    x->n_groups = groups;
+    ldr_free(x->slots);
+    table_alloc(x, groups); /* x->rep, if any, has room: groups <= n_eligible */
+    unsigned mparts = 64 - x->shift >= x->pbits + 4 ? nparts : 1; /* regions of >= 16 slots */
+    if (mparts > 1)
+        run_parts(x, mparts, hash_merge_part);
+    else
+        merge_range(x, 0, nq, x->mask + 1, 0);
+    for (unsigned p = 0; p < mparts; p++) {
+        for (size_t k = 0; k < x->n_defer[p]; k++) {
+            size_t s = (size_t)(slot_hash(x, x->defer[p][k].key) >> x->shift);
+            while (x->slots[s].gid != PIT_NONE)
+                s = (s + 1) & x->mask;
+            x->slots[s] = x->defer[p][k];
+        }
+        ldr_free(x->defer[p]);
+        x->defer[p] = NULL;
+    }
+    layout_blocks(x, np);
+    run_parts(x, np, hash_gid_part);
+    for (size_t q = 0; q < nq; q++) {
+        ldr_free(x->ptab[q].slots);
+        ldr_free(x->ptab[q].rep);
+    }
+    ldr_free(x->ptab);
+    x->ptab = NULL;
+    ldr_free(x->eh);
+    x->eh = NULL;
+    ldr_free(x->pstart);
+    x->pstart = NULL;
+}
+
 /* Interns every entity row's key; the rows that can match get a gid and are laid out by
  * group. With one thread, a single pass interns and counts (then a counting sort); with
- * more, dense integer keys are interned in parallel and the layout is parallel. */
+ * more, interning and layout are parallel (direct_intern_parallel, hash_intern_parallel,
+ * layout_parallel). */
 static void entity_build(pit_ctx *x)
 {
     const ldr_pit_input *in = x->in;
@@ -895,8 +1188,16 @@ static void entity_build(pit_ctx *x)
     }
     x->eoff = ldr_xcalloc(n + 2, sizeof(uint32_t));
     x->n_eligible = n;
-    if (np > 1 && x->direct) {
-        direct_intern_parallel(x, np); /* counts per layout block too */
+    if (np > 1) {
+        if (x->direct) {
+            direct_intern_parallel(x, np); /* counts per layout block too */
+        } else if (x->slots) {
+            hash_intern_parallel(x, np); /* the same */
+        } else {
+            x->n_groups = 1; /* entityless: egid is 0 for every row that can match */
+            layout_blocks(x, np);
+            run_parts(x, np, layout_count_part);
+        }
         layout_parallel(x, np);
         entity_groups(x);
         return;
@@ -908,18 +1209,11 @@ static void entity_build(pit_ctx *x)
         if (in->n_keys)
             key_of(x, in->entity_keys, i, &key, &h);
         x->egid[i] = table_intern(x, i, key, h);
-        if (np == 1)
-            x->eoff[x->egid[i] + 1]++;
+        x->eoff[x->egid[i] + 1]++;
     }
     if (in->n_keys == 0)
         x->n_groups = 1;
-    if (np > 1) {
-        layout_blocks(x, np);
-        run_parts(x, np, layout_count_part);
-        layout_parallel(x, np);
-    } else {
-        layout_serial(x);
-    }
+    layout_serial(x);
     entity_groups(x);
 }
 
