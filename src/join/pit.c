@@ -49,9 +49,11 @@
 #define PIT_OWNER_MIN   4    /* owner mode wants at least this many groups per part */
 
 #if defined(__GNUC__)
-#define PIT_PREFETCH(p) __builtin_prefetch(p)
+#define PIT_PREFETCH(p)   __builtin_prefetch(p)
+#define PIT_PREFETCH_W(p) __builtin_prefetch(p, 1)
 #else
-#define PIT_PREFETCH(p) ((void)0)
+#define PIT_PREFETCH(p)   ((void)0)
+#define PIT_PREFETCH_W(p) ((void)0)
 #endif
 
 /* An entity row with a gid, in its group's T order. */
@@ -1516,9 +1518,12 @@ static void sweep_part(pit_ctx *x, unsigned part, unsigned nparts)
 {
     size_t gb, ge, n = x->n_eligible;
     group_range(x, part, nparts, &gb, &ge);
+    size_t kend = x->eoff[ge];
     for (size_t g = gb; g < ge; g++) {
         pit_best run = {0, 0, 0};
         for (size_t k = x->eoff[g]; k < x->eoff[g + 1]; k++) {
+            if (k + 16 < kend) /* the answers go to entity rows at random: fetch ahead */
+                PIT_PREFETCH_W(&x->out[x->eord[k + 16].row]);
             for (unsigned p = 0; p < x->nparts; p++) {
                 const pit_best *s = &x->best[(size_t)p * n + k];
                 if (s->row1)
