@@ -10,19 +10,24 @@
  *  1. Entity side: key tuples are interned into dense group ids (gid) -- a direct array
  *     for dense integer keys, else a growing open-addressing hash table (String keys
  *     copied to a compact store) -- and the entity rows with a gid are laid out by gid,
- *     sorted by T within a group (eord/et, eoff; large groups get a bucket index).
- *  2. Feature pass, streaming the feature columns once, in parallel over row ranges, in
- *     chunks whose lookups are pipelined with prefetches: each row that can qualify finds
- *     its gid, searches its group for the first entity row with T >= its visibility time
- *     (ts, or max(ts, created) under the filter), and offers itself to that slot of its
- *     part's `best` array.
+ *     sorted by T within a group (eord/et, eoff; large groups get a bucket index). With
+ *     threads, the scan, interning (dense keys: marks numbered in parallel; hashed keys:
+ *     partitions by hash, private tables, merged region by region) and the layout (a
+ *     two-level counting sort) run in parallel too.
+ *  2. Feature pass, streaming the feature columns, in chunks whose lookups are pipelined
+ *     with prefetches: each row that can qualify finds its gid, searches its group for
+ *     the first entity row with T >= its visibility time (ts, or max(ts, created) under
+ *     the filter), and offers itself to that slot of a `best` array. In parallel either
+ *     over row ranges with a best array per part (row mode), or over group ranges
+ *     sharing one array, each part reading every row but serving only its groups (owner
+ *     mode).
  *  3. Sweep, in parallel over groups: along each group in T order, the running maximum
  *     of the parts' best slots is each entity row's candidate; the ttl check decides.
  * Time O(n_f + n_e) plus the searches (O(1) expected with the bucket index). Memory is
  * proportional to the entity side only: about 40 bytes per entity row plus 16 per entity
- * row and part, and the key table; the feature side is read, never copied. Nothing
- * depends on the thread count. Every buffer lives in the pit_ctx and is freed before
- * ldr_pit_join returns; no globals.
+ * row and row-mode part, and the key table; the feature side is read, never copied.
+ * Nothing depends on the thread count. Every buffer lives in the pit_ctx and is freed
+ * before ldr_pit_join returns; no globals.
  */
 #include "join/join.h"
 
@@ -33,17 +38,22 @@
 
 #define PIT_NONE        UINT32_MAX /* "no group" */
 #define PIT_MAX_THREADS 64
-#define PIT_AUTO_GRAIN  65536 /* rows per thread when the caller lets us choose */
-#define PIT_CHUNK       32    /* feature rows whose lookups are pipelined together */
-#define PIT_ISORT_MAX   48    /* groups up to this size use insertion sort */
-#define PIT_INDEX_MIN   64    /* groups larger than this get a bucket index */
-#define PIT_NB_BITS     26    /* bits of a bucket count in pit_group.nb_shift */
+#define PIT_AUTO_GRAIN  65536           /* rows per thread when the caller lets us choose */
+#define PIT_CHUNK       32              /* feature rows whose lookups are pipelined together */
+#define PIT_CHUNK_CAP   (2 * PIT_CHUNK) /* owner mode gathers up to 2 chunks' rows */
+#define PIT_ISORT_MAX   48              /* groups up to this size use insertion sort */
+#define PIT_INDEX_MIN   64              /* groups larger than this get a bucket index */
+#define PIT_NB_BITS     26              /* bits of a bucket count in pit_group.nb_shift */
 #define PIT_PART_SEED   0x6a09e667f3bcc909ULL
+#define PIT_LAYOUT_BLKS 4096 /* gid blocks of the parallel layout, at most */
+#define PIT_OWNER_MIN   4    /* owner mode wants at least this many groups per part */
 
 #if defined(__GNUC__)
-#define PIT_PREFETCH(p) __builtin_prefetch(p)
+#define PIT_PREFETCH(p)   __builtin_prefetch(p)
+#define PIT_PREFETCH_W(p) __builtin_prefetch(p, 1)
 #else
-#define PIT_PREFETCH(p) ((void)0)
+#define PIT_PREFETCH(p)   ((void)0)
+#define PIT_PREFETCH_W(p) ((void)0)
 #endif
 
 /* An entity row with a gid, in its group's T order. */
@@ -70,6 +80,12 @@ typedef struct pit_best {
     uint32_t row1;
     uint32_t unused;
 } pit_best;
+
+/* What a part of entity_scan found: rows that can match, their T and key ranges. */
+typedef struct pit_scan {
+    size_t n;
+    int64_t tmin, tmax, kmin, kmax;
+} pit_scan;
 
 /* Hash table slot: key is the integer value (int_key) or the tuple hash. */
 typedef struct pit_slot {
@@ -105,8 +121,25 @@ typedef struct pit_ctx {
     int64_t *et;       /* eord[k].t, packed: what the feature pass searches */
     pit_group *grp;    /* n_groups */
     uint32_t *bidx;    /* the bucket indexes of large groups */
+    /* parallel entity build */
+    pit_scan scan[PIT_MAX_THREADS];   /* per part: what entity_scan found in its rows */
+    size_t pbase[PIT_MAX_THREADS];    /* per part: first gid (direct keys), or a count */
+    unsigned bshift;                  /* layout: gid block = gid >> bshift */
+    size_t nblk;                      /* number of gid blocks */
+    uint32_t *bcur;                   /* nparts x nblk: each part's cursor into tmp per block */
+    uint32_t *bstart;                 /* nblk + 1: where each block starts in tmp */
+    pit_erow *tmp;                    /* entity rows by block, gid in `unused` */
+    unsigned pbits;                   /* hashed keys: 2^pbits partitions by the top hash bits */
+    uint64_t *eh;                     /* per entity row: its key hash */
+    uint32_t *pcur;                   /* nparts x partitions: cursors into prow */
+    uint32_t *pstart;                 /* partitions + 1: where each starts in prow */
+    uint32_t *prow;                   /* entity rows that can match, by partition */
+    struct pit_ptab *ptab;            /* per partition: its private key table */
+    pit_slot *defer[PIT_MAX_THREADS]; /* per part: keys whose probe left its region */
+    size_t n_defer[PIT_MAX_THREADS];
     /* feature pass */
     unsigned nparts;
+    bool owner;     /* parts own group ranges and share one best array, else row ranges */
     pit_best *best; /* nparts x n_eligible slots, parallel to eord */
     int64_t *out;
 } pit_ctx;
@@ -288,35 +321,54 @@ static unsigned thread_count(int threads, size_t work)
 
 /* ---- phase 1: the key table over entity rows ------------------------------------------ */
 
-/* Marks entity rows that can match (egid 0) or not (PIT_NONE); sets the feature ts window
- * and, for integer keys, the key range. Returns the number of rows that can match. */
-static size_t entity_scan(pit_ctx *x, int64_t *out_kmin, int64_t *out_kmax)
+/* Marks entity rows that can match (egid 0) or not (PIT_NONE, answer -1) in this part's
+ * row range, and notes their T range and, for integer keys, key range. */
+static void scan_part(pit_ctx *x, unsigned part, unsigned nparts)
 {
     const ldr_pit_input *in = x->in;
-    size_t n = 0;
-    int64_t tmin = INT64_MAX, tmax = INT64_MIN, kmin = INT64_MAX, kmax = INT64_MIN;
-    for (size_t i = 0; i < in->n_entity_rows; i++) {
+    size_t b = part_begin(in->n_entity_rows, part, nparts);
+    size_t e = part_begin(in->n_entity_rows, part + 1, nparts);
+    pit_scan s = {0, INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN};
+    for (size_t i = b; i < e; i++) {
         if (!ldr_col_valid(in->entity_ts, i) || !tuple_valid(in->entity_keys, in->n_keys, i)) {
             x->egid[i] = PIT_NONE;
             x->out[i] = -1;
             continue;
         }
         x->egid[i] = 0;
-        n++;
+        s.n++;
         int64_t t = ldr_col_i64(in->entity_ts, i);
-        tmin = t < tmin ? t : tmin;
-        tmax = t > tmax ? t : tmax;
+        s.tmin = t < s.tmin ? t : s.tmin;
+        s.tmax = t > s.tmax ? t : s.tmax;
         if (x->int_key) {
             int64_t v = key_int(in->entity_keys[0], i);
-            kmin = v < kmin ? v : kmin;
-            kmax = v > kmax ? v : kmax;
+            s.kmin = v < s.kmin ? v : s.kmin;
+            s.kmax = v > s.kmax ? v : s.kmax;
         }
     }
-    x->lo_ts = lower_of(tmin, in->ttl);
-    x->hi_ts = tmax;
-    *out_kmin = kmin;
-    *out_kmax = kmax;
-    return n;
+    x->scan[part] = s;
+}
+
+/* Runs scan_part over the entity rows; sets the feature ts window and, for integer keys,
+ * the key range. Returns the number of rows that can match. */
+static size_t entity_scan(pit_ctx *x, int64_t *out_kmin, int64_t *out_kmax)
+{
+    unsigned np = parts_for(x, x->in->n_entity_rows);
+    run_parts(x, np, scan_part);
+    pit_scan s = x->scan[0];
+    for (unsigned p = 1; p < np; p++) {
+        const pit_scan *q = &x->scan[p];
+        s.n += q->n;
+        s.tmin = q->tmin < s.tmin ? q->tmin : s.tmin;
+        s.tmax = q->tmax > s.tmax ? q->tmax : s.tmax;
+        s.kmin = q->kmin < s.kmin ? q->kmin : s.kmin;
+        s.kmax = q->kmax > s.kmax ? q->kmax : s.kmax;
+    }
+    x->lo_ts = lower_of(s.tmin, x->in->ttl);
+    x->hi_ts = s.tmax;
+    *out_kmin = s.kmin;
+    *out_kmax = s.kmax;
+    return s.n;
 }
 
 /* An empty table with at least 2 * n_keys slots (load factor <= 1/2). It grows as keys
@@ -337,20 +389,25 @@ static void table_alloc(pit_ctx *x, size_t n_keys)
     x->shift = 64 - bits;
 }
 
+/* Whether row i of String/Bytes column c equals the key stored at kpos of ks. */
+static inline bool kstore_eq(const ldr_buf *ks, uint32_t kpos, const ldr_col *c, size_t i)
+{
+    size_t len;
+    const char *p = ldr_col_str(c, i, &len);
+    const char *k = ks->ptr + kpos;
+    uint32_t klen;
+    memcpy(&klen, k, sizeof klen);
+    return klen == len && (len == 0 || memcmp(k + sizeof klen, p, len) == 0);
+}
+
 /* Whether row i of cols has the key of an occupied slot (whose hash matched). */
 static inline bool key_matches(const pit_ctx *x, const ldr_col *const *cols, size_t i,
                                const pit_slot *slot)
 {
     if (x->int_key)
         return true; /* the slot key is the value itself */
-    if (slot->kpos != PIT_NONE) {
-        size_t len;
-        const char *p = ldr_col_str(cols[0], i, &len);
-        const char *k = x->kstore.ptr + slot->kpos;
-        uint32_t klen;
-        memcpy(&klen, k, sizeof klen);
-        return klen == len && (len == 0 || memcmp(k + sizeof klen, p, len) == 0);
-    }
+    if (slot->kpos != PIT_NONE)
+        return kstore_eq(&x->kstore, slot->kpos, cols[0], i);
     return tuple_eq(cols, i, x->in->entity_keys, x->rep[slot->gid], x->in->n_keys);
 }
 
@@ -412,17 +469,17 @@ static void table_grow(pit_ctx *x)
  * returns its position (PIT_NONE once the store would pass 4 GiB: those keys are then
  * verified against the entity column). Verifying a hash match then reads bytes next to
  * each other instead of the entity column at random. */
-static uint32_t key_store_add(pit_ctx *x, size_t i)
+static uint32_t key_store_add(const pit_ctx *x, ldr_buf *ks, size_t i)
 {
     size_t len;
     const char *p = ldr_col_str(x->in->entity_keys[0], i, &len);
-    size_t pos = x->kstore.len;
+    size_t pos = ks->len;
     uint32_t len32 = (uint32_t)len;
     ldr_err err;
-    if (len > UINT32_MAX || ldr_buf_append(&x->kstore, &len32, sizeof len32, &err) != LDR_OK)
+    if (len > UINT32_MAX || ldr_buf_append(ks, &len32, sizeof len32, &err) != LDR_OK)
         return PIT_NONE;
-    if (ldr_buf_append(&x->kstore, p, len, &err) != LDR_OK) {
-        x->kstore.len = pos;
+    if (ldr_buf_append(ks, p, len, &err) != LDR_OK) {
+        ks->len = pos;
         return PIT_NONE;
     }
     return (uint32_t)pos;
@@ -449,7 +506,7 @@ static uint32_t table_intern(pit_ctx *x, size_t i, uint64_t key, uint64_t h)
         s = (s + 1) & x->mask;
     x->slots[s].key = key;
     x->slots[s].gid = g = (uint32_t)x->n_groups++;
-    x->slots[s].kpos = x->use_kstore ? key_store_add(x, i) : PIT_NONE;
+    x->slots[s].kpos = x->use_kstore ? key_store_add(x, &x->kstore, i) : PIT_NONE;
     if (x->rep)
         x->rep[g] = (uint32_t)i;
     return g;
@@ -526,13 +583,13 @@ static void erow_sort(pit_erow *e, size_t n, pit_erow **tmp, size_t *tmp_cap)
     erow_radix(e, *tmp, n);
 }
 
-/* The first group g with off[g] >= target (off: n_groups + 1 ascending offsets). */
-static size_t group_at(const pit_ctx *x, size_t target)
+/* The first k in [0, n] with off[k] >= target (off: n + 1 ascending offsets). */
+static size_t offsets_at(const uint32_t *off, size_t n, size_t target)
 {
-    size_t lo = 0, hi = x->n_groups;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (x->eoff[mid] < target)
+        if (off[mid] < target)
             lo = mid + 1;
         else
             hi = mid;
@@ -540,13 +597,21 @@ static size_t group_at(const pit_ctx *x, size_t target)
     return lo;
 }
 
+/* Part `part` of n items with offsets off (n + 1 entries, off[n] = total), in contiguous
+ * ranges of about total / nparts rows. */
+static void offsets_range(const uint32_t *off, size_t n, unsigned part, unsigned nparts,
+                          size_t *out_b, size_t *out_e)
+{
+    size_t total = off[n];
+    *out_b = part == 0 ? 0 : offsets_at(off, n, part_begin(total, part, nparts));
+    *out_e = part + 1 == nparts ? n : offsets_at(off, n, part_begin(total, part + 1, nparts));
+}
+
 /* Part `part` of the groups, in contiguous ranges of about n_eligible / nparts rows. */
 static void group_range(const pit_ctx *x, unsigned part, unsigned nparts, size_t *out_b,
                         size_t *out_e)
 {
-    size_t n = x->n_eligible;
-    *out_b = part == 0 ? 0 : group_at(x, part_begin(n, part, nparts));
-    *out_e = part + 1 == nparts ? x->n_groups : group_at(x, part_begin(n, part + 1, nparts));
+    offsets_range(x->eoff, x->n_groups, part, nparts, out_b, out_e);
 }
 
 static inline uint32_t group_nb(const pit_group *gr)
@@ -600,9 +665,9 @@ static void sort_part(pit_ctx *x, unsigned part, unsigned nparts)
     ldr_free(tmp);
 }
 
-/* Counting sort of the entity rows with a gid by gid (eoff holds counts at g + 1), then
- * each group by T. */
-static void entity_layout(pit_ctx *x)
+/* Serial layout: counting sort of the entity rows with a gid by gid (eoff holds counts
+ * at g + 1), in row order within a group. */
+static void layout_serial(pit_ctx *x)
 {
     const ldr_pit_input *in = x->in;
     for (size_t g = 0; g < x->n_groups; g++)
@@ -619,6 +684,124 @@ static void entity_layout(pit_ctx *x)
     for (size_t g = x->n_groups; g > 0; g--) /* the cursors moved one group on; undo */
         x->eoff[g] = x->eoff[g - 1];
     x->eoff[0] = 0;
+}
+
+/* The gid blocks of the parallel layout on np parts: one block per group as long as the
+ * np x blocks counters stay within one per entity row (or PIT_LAYOUT_BLKS per part),
+ * else blocks of 2^bshift consecutive groups. Allocates the counters. */
+static void layout_blocks(pit_ctx *x, unsigned np)
+{
+    size_t lim = x->n_eligible / np > PIT_LAYOUT_BLKS ? x->n_eligible / np : PIT_LAYOUT_BLKS;
+    x->bshift = 0;
+    while (((x->n_groups - 1) >> x->bshift) + 1 > lim)
+        x->bshift++;
+    x->nblk = ((x->n_groups - 1) >> x->bshift) + 1;
+    x->bcur = ldr_xcalloc((size_t)np * x->nblk, sizeof(uint32_t));
+}
+
+/* Parallel layout, step 1: each part counts its rows per gid block (for dense integer
+ * keys, direct_gid_part does it while it assigns the gids). */
+static void layout_count_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = x->in->n_entity_rows;
+    uint32_t *cnt = x->bcur + (size_t)part * x->nblk;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++)
+        if (x->egid[i] != PIT_NONE)
+            cnt[x->egid[i] >> x->bshift]++;
+}
+
+/* Step 2: each part moves its rows to their block: straight into eord when a block is a
+ * group, else into tmp (gid in `unused`). Within a block, parts follow each other in
+ * order, so rows stay in row order. */
+static void layout_scatter_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    const ldr_pit_input *in = x->in;
+    size_t n = in->n_entity_rows;
+    uint32_t *cur = x->bcur + (size_t)part * x->nblk;
+    pit_erow *dst = x->bshift ? x->tmp : x->eord;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++) {
+        uint32_t g = x->egid[i];
+        if (g == PIT_NONE)
+            continue;
+        pit_erow *d = &dst[cur[g >> x->bshift]++];
+        d->t = ldr_col_i64(in->entity_ts, i);
+        d->row = (uint32_t)i;
+        d->unused = x->bshift ? g : 0;
+    }
+}
+
+/* Step 3 (blocks of several groups), over block ranges of about n_eligible / nparts
+ * rows: a counting sort of each block by gid (stable) from tmp into eord, which also
+ * gives the groups' offsets. */
+static void layout_block_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t kb, ke;
+    offsets_range(x->bstart, x->nblk, part, nparts, &kb, &ke);
+    size_t width = (size_t)1 << x->bshift;
+    uint32_t *cur = ldr_xmalloc(width * sizeof(uint32_t));
+    for (size_t k = kb; k < ke; k++) {
+        size_t g0 = k << x->bshift, ng = x->n_groups - g0 < width ? x->n_groups - g0 : width;
+        memset(cur, 0, ng * sizeof(uint32_t));
+        for (size_t j = x->bstart[k]; j < x->bstart[k + 1]; j++)
+            cur[x->tmp[j].unused - g0]++;
+        uint32_t pos = x->bstart[k];
+        for (size_t g = 0; g < ng; g++) {
+            uint32_t c = cur[g];
+            x->eoff[g0 + g] = cur[g] = pos;
+            pos += c;
+        }
+        for (size_t j = x->bstart[k]; j < x->bstart[k + 1]; j++) {
+            pit_erow *d = &x->eord[cur[x->tmp[j].unused - g0]++];
+            *d = x->tmp[j];
+            d->unused = 0;
+        }
+    }
+    ldr_free(cur);
+}
+
+/* Parallel layout, once layout_blocks and the counts are done: the same eord and eoff as
+ * layout_serial. A counting sort by block in parallel over row ranges, then, when blocks
+ * hold several groups, each block by gid in parallel over blocks. Memory: the counters
+ * (at most about 4 bytes per entity row) and, with blocks of several groups, a second
+ * copy of the entity rows (tmp, 16 bytes a row, freed at the end): linear in the entity
+ * rows whatever the thread count. */
+static void layout_parallel(pit_ctx *x, unsigned np)
+{
+    x->bstart = ldr_xmalloc((x->nblk + 1) * sizeof(uint32_t));
+    uint32_t pos = 0;
+    for (size_t k = 0; k < x->nblk; k++) {
+        x->bstart[k] = pos;
+        for (unsigned p = 0; p < np; p++) {
+            uint32_t c = x->bcur[(size_t)p * x->nblk + k];
+            x->bcur[(size_t)p * x->nblk + k] = pos;
+            pos += c;
+        }
+    }
+    x->bstart[x->nblk] = pos;
+    LDR_ASSERT(pos == x->n_eligible);
+    x->eord = ldr_xmalloc(x->n_eligible * sizeof(pit_erow));
+    if (x->bshift)
+        x->tmp = ldr_xmalloc(x->n_eligible * sizeof(pit_erow));
+    run_parts(x, np, layout_scatter_part);
+    ldr_free(x->egid);
+    x->egid = NULL;
+    if (x->bshift)
+        run_parts(x, parts_for(x, x->n_eligible), layout_block_part);
+    else
+        memcpy(x->eoff, x->bstart, x->n_groups * sizeof(uint32_t));
+    x->eoff[x->n_groups] = (uint32_t)x->n_eligible;
+    ldr_free(x->tmp);
+    x->tmp = NULL;
+    ldr_free(x->bcur);
+    x->bcur = NULL;
+    ldr_free(x->bstart);
+    x->bstart = NULL;
+}
+
+/* The groups after the layout: each sorted by T (in parallel), packed T values, and the
+ * bucket indexes of large groups. */
+static void entity_groups(pit_ctx *x)
+{
     ldr_free(x->egid);
     x->egid = NULL;
     x->et = ldr_xmalloc(x->n_eligible * sizeof(int64_t));
@@ -635,7 +818,356 @@ static void entity_layout(pit_ctx *x)
     run_parts(x, parts_for(x, x->n_groups), sort_part);
 }
 
-/* Interns every entity row's key; the rows that can match get a gid. */
+/* Direct keys in parallel, step 1: marks (0) the direct entry of every key present. The
+ * parts may store the same value to the same entry, hence relaxed atomics. */
+static void direct_mark_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    const ldr_col *kc = x->in->entity_keys[0];
+    size_t n = x->in->n_entity_rows;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++) {
+        if (x->egid[i] == PIT_NONE)
+            continue;
+        uint32_t *d = &x->direct[(uint64_t)key_int(kc, i) - (uint64_t)x->dmin];
+        if (__atomic_load_n(d, __ATOMIC_RELAXED) != 0)
+            __atomic_store_n(d, 0, __ATOMIC_RELAXED);
+    }
+}
+
+/* Step 2 (over ranges of the direct array): counts the marked entries. */
+static void direct_count_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = (size_t)x->drange + 1, c = 0;
+    for (size_t d = part_begin(n, part, nparts); d < part_begin(n, part + 1, nparts); d++)
+        c += x->direct[d] == 0;
+    x->pbase[part] = c;
+}
+
+/* Step 3: numbers the marked entries in key order, from the part's first gid. */
+static void direct_number_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = (size_t)x->drange + 1;
+    uint32_t g = (uint32_t)x->pbase[part];
+    for (size_t d = part_begin(n, part, nparts); d < part_begin(n, part + 1, nparts); d++)
+        if (x->direct[d] == 0)
+            x->direct[d] = g++;
+}
+
+/* Step 4: each entity row's gid, counted per layout block (layout_count_part's job). */
+static void direct_gid_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    const ldr_col *kc = x->in->entity_keys[0];
+    size_t n = x->in->n_entity_rows;
+    uint32_t *cnt = x->bcur + (size_t)part * x->nblk;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++) {
+        if (x->egid[i] == PIT_NONE)
+            continue;
+        uint32_t g = x->direct[(uint64_t)key_int(kc, i) - (uint64_t)x->dmin];
+        x->egid[i] = g;
+        cnt[g >> x->bshift]++;
+    }
+}
+
+/* Interns dense integer keys on np threads: groups are numbered in key order (the serial
+ * path numbers them in order of first appearance; the answers do not depend on it). */
+static void direct_intern_parallel(pit_ctx *x, unsigned np)
+{
+    run_parts(x, np, direct_mark_part);
+    unsigned nd = parts_for(x, (size_t)x->drange + 1);
+    run_parts(x, nd, direct_count_part);
+    size_t base = 0;
+    for (unsigned p = 0; p < nd; p++) {
+        size_t c = x->pbase[p];
+        x->pbase[p] = base;
+        base += c;
+    }
+    run_parts(x, nd, direct_number_part);
+    x->n_groups = base;
+    layout_blocks(x, np);
+    run_parts(x, np, direct_gid_part);
+}
+
+/* ---- hashed keys in parallel ---------------------------------------------------------- */
+
+/* A partition's private key table while hashed keys are interned in parallel: local gids
+ * in order of first appearance within the partition (rows are visited in row order).
+ * Slots are found from the hash bits below the partition bits. */
+typedef struct pit_ptab {
+    pit_slot *slots; /* kpos: position in kstore, or PIT_NONE */
+    size_t mask;
+    unsigned shift;
+    size_t n;      /* keys, i.e. local gids */
+    uint32_t *rep; /* local gid -> an entity row with that key */
+    ldr_buf kstore;
+    uint32_t gbase; /* the partition's first global gid */
+    uint32_t kbase; /* where its kstore starts in the final one, or PIT_NONE */
+} pit_ptab;
+
+static inline uint64_t slot_hash(const pit_ctx *x, uint64_t key)
+{
+    return x->int_key ? mix64(key) : key;
+}
+
+static inline unsigned part_of_hash(const pit_ctx *x, uint64_t h)
+{
+    return (unsigned)(h >> (64 - x->pbits));
+}
+
+static void ptab_alloc(pit_ptab *t, size_t n_keys)
+{
+    size_t cap = 16;
+    unsigned bits = 4;
+    while (cap < 2 * n_keys) {
+        cap <<= 1;
+        bits++;
+    }
+    t->slots = ldr_xmalloc(cap * sizeof(pit_slot));
+    for (size_t s = 0; s < cap; s++)
+        t->slots[s].gid = PIT_NONE;
+    t->mask = cap - 1;
+    t->shift = 64 - bits;
+}
+
+static inline size_t ptab_home(const pit_ctx *x, const pit_ptab *t, uint64_t h)
+{
+    return (size_t)((h << x->pbits) >> t->shift);
+}
+
+static void ptab_grow(const pit_ctx *x, pit_ptab *t)
+{
+    pit_slot *old = t->slots;
+    size_t old_cap = t->mask + 1;
+    ptab_alloc(t, old_cap);
+    for (size_t o = 0; o < old_cap; o++) {
+        if (old[o].gid == PIT_NONE)
+            continue;
+        size_t s = ptab_home(x, t, slot_hash(x, old[o].key));
+        while (t->slots[s].gid != PIT_NONE)
+            s = (s + 1) & t->mask;
+        t->slots[s] = old[o];
+    }
+    ldr_free(old);
+}
+
+/* The local gid of entity row i's key in t; a new key gets the next one. */
+static uint32_t ptab_intern(const pit_ctx *x, pit_ptab *t, size_t i, uint64_t key, uint64_t h)
+{
+    const ldr_col *const *cols = x->in->entity_keys;
+    size_t s = ptab_home(x, t, h);
+    for (; t->slots[s].gid != PIT_NONE; s = (s + 1) & t->mask) {
+        const pit_slot *slot = &t->slots[s];
+        if (slot->key != key)
+            continue;
+        if (x->int_key ||
+            (slot->kpos != PIT_NONE ? kstore_eq(&t->kstore, slot->kpos, cols[0], i)
+                                    : tuple_eq(cols, i, cols, t->rep[slot->gid], x->in->n_keys)))
+            return slot->gid;
+    }
+    if (2 * (t->n + 1) > t->mask + 1) {
+        ptab_grow(x, t);
+        s = ptab_home(x, t, h);
+        while (t->slots[s].gid != PIT_NONE)
+            s = (s + 1) & t->mask;
+    }
+    uint32_t g = (uint32_t)t->n++;
+    t->slots[s].key = key;
+    t->slots[s].gid = g;
+    t->slots[s].kpos = x->use_kstore ? key_store_add(x, &t->kstore, i) : PIT_NONE;
+    t->rep[g] = (uint32_t)i;
+    return g;
+}
+
+/* Step 1, over row ranges: each row's key hash, counted per partition. */
+static void hash_rows_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = x->in->n_entity_rows, np = (size_t)1 << x->pbits;
+    uint32_t *cnt = x->pcur + (size_t)part * np;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++) {
+        if (x->egid[i] == PIT_NONE)
+            continue;
+        uint64_t key, h;
+        key_of(x, x->in->entity_keys, i, &key, &h);
+        x->eh[i] = h;
+        cnt[part_of_hash(x, h)]++;
+    }
+}
+
+/* Step 2, over row ranges: the rows into prow by partition, in row order. */
+static void hash_scatter_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = x->in->n_entity_rows, np = (size_t)1 << x->pbits;
+    uint32_t *cur = x->pcur + (size_t)part * np;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++)
+        if (x->egid[i] != PIT_NONE)
+            x->prow[cur[part_of_hash(x, x->eh[i])]++] = (uint32_t)i;
+}
+
+/* Step 3, over partition ranges: each partition's rows interned into its private table;
+ * egid receives the local gid. */
+static void hash_intern_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t qb, qe;
+    offsets_range(x->pstart, (size_t)1 << x->pbits, part, nparts, &qb, &qe);
+    for (size_t q = qb; q < qe; q++) {
+        pit_ptab *t = &x->ptab[q];
+        size_t rows = x->pstart[q + 1] - x->pstart[q];
+        ptab_alloc(t, rows < 1024 ? rows : 1024);
+        t->rep = ldr_xmalloc((rows ? rows : 1) * sizeof(uint32_t));
+        ldr_buf_init(&t->kstore, UINT32_MAX - 1);
+        for (size_t j = x->pstart[q]; j < x->pstart[q + 1]; j++) {
+            size_t i = x->prow[j];
+            uint64_t h = x->eh[i];
+            uint64_t key = x->int_key ? (uint64_t)key_int(x->in->entity_keys[0], i) : h;
+            x->egid[i] = ptab_intern(x, t, i, key, h);
+        }
+    }
+}
+
+/* Step 4: the keys of partitions [qb, qe) into the final table (sized for every key),
+ * probing only below slot re. With several parts, each works inside its partitions'
+ * region of the table -- partitions are the top hash bits, and so are table slots -- and
+ * a key whose probe would leave the region is deferred (inserted afterwards, serially,
+ * past the region: linear probing finds it, as no slot is ever emptied). */
+static void merge_range(pit_ctx *x, size_t qb, size_t qe, size_t re, unsigned part)
+{
+    size_t nd = 0, cap = 0;
+    pit_slot *defer = NULL;
+    for (size_t q = qb; q < qe; q++) {
+        const pit_ptab *t = &x->ptab[q];
+        for (size_t o = 0; o <= t->mask; o++) {
+            const pit_slot *ps = &t->slots[o];
+            if (ps->gid == PIT_NONE)
+                continue;
+            pit_slot ns = {ps->key, t->gbase + ps->gid, PIT_NONE};
+            if (ps->kpos != PIT_NONE && t->kbase != PIT_NONE)
+                ns.kpos = t->kbase + ps->kpos;
+            if (x->rep)
+                x->rep[ns.gid] = t->rep[ps->gid];
+            size_t s = (size_t)(slot_hash(x, ns.key) >> x->shift);
+            while (s < re && x->slots[s].gid != PIT_NONE)
+                s++;
+            if (s < re) {
+                x->slots[s] = ns;
+                continue;
+            }
+            if (nd == cap) {
+                cap = cap ? 2 * cap : 64;
+                defer = ldr_xreallocarray(defer, cap, sizeof *defer);
+            }
+            defer[nd++] = ns;
+        }
+    }
+    x->defer[part] = defer;
+    x->n_defer[part] = nd;
+}
+
+static void hash_merge_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t qb, qe;
+    offsets_range(x->pstart, (size_t)1 << x->pbits, part, nparts, &qb, &qe);
+    unsigned rbits = 64 - x->shift - x->pbits; /* slots per partition: 2^rbits */
+    merge_range(x, qb, qe, qe << rbits, part);
+}
+
+/* Step 5, over row ranges: local gids become global ones, counted per layout block. */
+static void hash_gid_part(pit_ctx *x, unsigned part, unsigned nparts)
+{
+    size_t n = x->in->n_entity_rows;
+    uint32_t *cnt = x->bcur + (size_t)part * x->nblk;
+    for (size_t i = part_begin(n, part, nparts); i < part_begin(n, part + 1, nparts); i++) {
+        if (x->egid[i] == PIT_NONE)
+            continue;
+        uint32_t g = x->ptab[part_of_hash(x, x->eh[i])].gbase + x->egid[i];
+        x->egid[i] = g;
+        cnt[g >> x->bshift]++;
+    }
+}
+
+/* Interns hashed keys (sparse integers, strings, several columns) on np threads: rows
+ * are partitioned by their hash's top bits (about 4 partitions per thread), each
+ * partition gets a private table, then the keys move into one final table -- the one
+ * the serial path builds, sized for the keys, so the feature pass does not change. Gids
+ * are numbered by partition, then by first appearance. Memory: 12 bytes per entity row
+ * while interning, and the private tables (as large as the final one). */
+static void hash_intern_parallel(pit_ctx *x, unsigned np)
+{
+    size_t n = x->in->n_entity_rows;
+    x->pbits = 1;
+    while (((size_t)1 << x->pbits) < 4 * (size_t)np)
+        x->pbits++;
+    size_t nq = (size_t)1 << x->pbits;
+    x->eh = ldr_xmalloc(n * sizeof(uint64_t));
+    x->pcur = ldr_xcalloc((size_t)np * nq, sizeof(uint32_t));
+    run_parts(x, np, hash_rows_part);
+    x->pstart = ldr_xmalloc((nq + 1) * sizeof(uint32_t));
+    uint32_t pos = 0;
+    for (size_t q = 0; q < nq; q++) {
+        x->pstart[q] = pos;
+        for (unsigned p = 0; p < np; p++) {
+            uint32_t c = x->pcur[(size_t)p * nq + q];
+            x->pcur[(size_t)p * nq + q] = pos;
+            pos += c;
+        }
+    }
+    x->pstart[nq] = pos;
+    x->prow = ldr_xmalloc((x->n_eligible ? x->n_eligible : 1) * sizeof(uint32_t));
+    run_parts(x, np, hash_scatter_part);
+    ldr_free(x->pcur);
+    x->pcur = NULL;
+    x->ptab = ldr_xcalloc(nq, sizeof(pit_ptab));
+    unsigned nparts = parts_for(x, nq);
+    run_parts(x, nparts, hash_intern_part);
+    ldr_free(x->prow);
+    x->prow = NULL;
+    /* Global gids and the final key store: the partitions' stores end to end. */
+    size_t groups = 0;
+    for (size_t q = 0; q < nq; q++) {
+        pit_ptab *t = &x->ptab[q];
+        t->gbase = (uint32_t)groups;
+        groups += t->n;
+        t->kbase = PIT_NONE;
+        ldr_err err;
+        size_t at = x->kstore.len;
+        if (x->use_kstore && at <= UINT32_MAX &&
+            ldr_buf_append(&x->kstore, t->kstore.ptr, t->kstore.len, &err) == LDR_OK)
+            t->kbase = (uint32_t)at;
+        ldr_buf_fini(&t->kstore);
+    }
+    x->n_groups = groups;
+    ldr_free(x->slots);
+    table_alloc(x, groups); /* x->rep, if any, has room: groups <= n_eligible */
+    unsigned mparts = 64 - x->shift >= x->pbits + 4 ? nparts : 1; /* regions of >= 16 slots */
+    if (mparts > 1)
+        run_parts(x, mparts, hash_merge_part);
+    else
+        merge_range(x, 0, nq, x->mask + 1, 0);
+    for (unsigned p = 0; p < mparts; p++) {
+        for (size_t k = 0; k < x->n_defer[p]; k++) {
+            size_t s = (size_t)(slot_hash(x, x->defer[p][k].key) >> x->shift);
+            while (x->slots[s].gid != PIT_NONE)
+                s = (s + 1) & x->mask;
+            x->slots[s] = x->defer[p][k];
+        }
+        ldr_free(x->defer[p]);
+        x->defer[p] = NULL;
+    }
+    layout_blocks(x, np);
+    run_parts(x, np, hash_gid_part);
+    for (size_t q = 0; q < nq; q++) {
+        ldr_free(x->ptab[q].slots);
+        ldr_free(x->ptab[q].rep);
+    }
+    ldr_free(x->ptab);
+    x->ptab = NULL;
+    ldr_free(x->eh);
+    x->eh = NULL;
+    ldr_free(x->pstart);
+    x->pstart = NULL;
+}
+
+/* Interns every entity row's key; the rows that can match get a gid and are laid out by
+ * group. With one thread, a single pass interns and counts (then a counting sort); with
+ * more, interning and layout are parallel (direct_intern_parallel, hash_intern_parallel,
+ * layout_parallel). */
 static void entity_build(pit_ctx *x)
 {
     const ldr_pit_input *in = x->in;
@@ -643,6 +1175,7 @@ static void entity_build(pit_ctx *x)
     size_t n = entity_scan(x, &kmin, &kmax);
     if (n == 0)
         return;
+    unsigned np = parts_for(x, in->n_entity_rows);
     if (x->int_key && (uint64_t)kmax - (uint64_t)kmin < 2 * (uint64_t)n + 1024) {
         x->dmin = kmin;
         x->drange = (uint64_t)kmax - (uint64_t)kmin;
@@ -656,6 +1189,21 @@ static void entity_build(pit_ctx *x)
         ldr_buf_init(&x->kstore, UINT32_MAX - 1);
     }
     x->eoff = ldr_xcalloc(n + 2, sizeof(uint32_t));
+    x->n_eligible = n;
+    if (np > 1) {
+        if (x->direct) {
+            direct_intern_parallel(x, np); /* counts per layout block too */
+        } else if (x->slots) {
+            hash_intern_parallel(x, np); /* the same */
+        } else {
+            x->n_groups = 1; /* entityless: egid is 0 for every row that can match */
+            layout_blocks(x, np);
+            run_parts(x, np, layout_count_part);
+        }
+        layout_parallel(x, np);
+        entity_groups(x);
+        return;
+    }
     for (size_t i = 0; i < in->n_entity_rows; i++) {
         if (x->egid[i] == PIT_NONE)
             continue;
@@ -667,8 +1215,8 @@ static void entity_build(pit_ctx *x)
     }
     if (in->n_keys == 0)
         x->n_groups = 1;
-    x->n_eligible = n;
-    entity_layout(x);
+    layout_serial(x);
+    entity_groups(x);
 }
 
 /* ---- feature pass --------------------------------------------------------------------- */
@@ -722,11 +1270,11 @@ static inline size_t et_search(const int64_t *et, size_t lo, size_t hi, int64_t 
 /* A chunk of feature rows on their way through the lookup pipeline, as arrays so that
  * each stage streams through just what it needs. */
 typedef struct pit_chunk {
-    uint32_t row[PIT_CHUNK];
-    uint32_t g[PIT_CHUNK];
-    uint32_t lo[PIT_CHUNK], hi[PIT_CHUNK], end[PIT_CHUNK];
-    int64_t ts[PIT_CHUNK], vis[PIT_CHUNK]; /* event ts; the time from which it is visible */
-    uint64_t key[PIT_CHUNK], h[PIT_CHUNK];
+    uint32_t row[PIT_CHUNK_CAP];
+    uint32_t g[PIT_CHUNK_CAP];
+    uint32_t lo[PIT_CHUNK_CAP], hi[PIT_CHUNK_CAP], end[PIT_CHUNK_CAP];
+    int64_t ts[PIT_CHUNK_CAP], vis[PIT_CHUNK_CAP]; /* event ts; time from which it is visible */
+    uint64_t key[PIT_CHUNK_CAP], h[PIT_CHUNK_CAP];
 } pit_chunk;
 
 /* Stage 1, general case: the rows of [b, e) whose timestamps (and created, under the
@@ -859,24 +1407,33 @@ static inline uint64_t group_bucket(const pit_ctx *x, const pit_group *gr, int64
     return b < group_nb(gr) ? b : UINT64_MAX;
 }
 
-/* Stages 3-7: the group, its first T and bucket (large groups), the first slot whose
+/* Stage 3: appends the rows of `in` (m rows) whose group is in [gb, gb + gn) -- not
+ * PIT_NONE, and in owner mode one of the part's groups -- to `out` (n rows; may be in
+ * itself), prefetching their group. Returns out's new count. */
+static unsigned chunk_select(const pit_ctx *x, const pit_chunk *in, unsigned m, pit_chunk *out,
+                             unsigned n, uint32_t gb, uint32_t gn)
+{
+    for (unsigned i = 0; i < m; i++) {
+        uint32_t g = in->g[i];
+        if (g - gb >= gn)
+            continue;
+        PIT_PREFETCH(&x->grp[g]);
+        out->g[n] = g;
+        out->row[n] = in->row[i];
+        out->ts[n] = in->ts[i];
+        out->vis[n++] = in->vis[i];
+    }
+    return n;
+}
+
+/* Stages 4-8: the group, its first T and bucket (large groups), the first slot whose
  * entity row sees the feature row, and the offer. Each loop prefetches what the next one
  * reads, so the cache misses of a chunk overlap instead of queueing one after another.
  * lo/hi bound the search; the answer may be hi itself (the first slot of the next
  * bucket), so a slot is valid when below end. This is the hot loop of the join
  * (bench/pit/bench_join.c measures it); it is long on purpose. */
-static void chunk_offer(const pit_ctx *x, pit_chunk *c, unsigned m, pit_best *best)
+static void chunk_offer(const pit_ctx *x, pit_chunk *c, unsigned n, pit_best *best)
 {
-    unsigned n = 0;
-    for (unsigned i = 0; i < m; i++) {
-        if (c->g[i] == PIT_NONE)
-            continue;
-        PIT_PREFETCH(&x->grp[c->g[i]]);
-        c->g[n] = c->g[i];
-        c->row[n] = c->row[i];
-        c->ts[n] = c->ts[i];
-        c->vis[n++] = c->vis[i];
-    }
     for (unsigned i = 0; i < n; i++) {
         const pit_group *gr = &x->grp[c->g[i]];
         c->lo[i] = gr->off;
@@ -916,17 +1473,41 @@ static void chunk_offer(const pit_ctx *x, pit_chunk *c, unsigned m, pit_best *be
             offer(x, &best[c->lo[i]], c->ts[i], c->row[i]);
 }
 
+/* A part of the feature pass. Row mode: the part's row range, into its own best array.
+ * Owner mode: every row, but only for the part's group range, into the shared array. */
 static void feature_part(pit_ctx *x, unsigned part, unsigned nparts)
 {
-    size_t n = x->in->n_feature_rows;
-    size_t b = part_begin(n, part, nparts), e = part_begin(n, part + 1, nparts);
-    pit_best *best = x->best + (size_t)part * x->n_eligible;
-    pit_chunk c;
+    size_t n = x->in->n_feature_rows, b = 0, e = n;
+    uint32_t gb = 0, gn = (uint32_t)x->n_groups;
+    pit_best *best = x->best;
+    if (x->owner) {
+        size_t g0, g1;
+        group_range(x, part, nparts, &g0, &g1);
+        gb = (uint32_t)g0;
+        gn = (uint32_t)(g1 - g0);
+        if (gn == 0)
+            return;
+    } else {
+        b = part_begin(n, part, nparts);
+        e = part_begin(n, part + 1, nparts);
+        best += (size_t)part * x->n_eligible;
+    }
+    pit_chunk c, own; /* owner mode gathers its rows into own, PIT_CHUNK at a time */
+    unsigned n_own = 0;
     for (size_t j = b; j < e; j += PIT_CHUNK) {
         unsigned m = chunk_filter(x, j, j + PIT_CHUNK < e ? j + PIT_CHUNK : e, &c);
         chunk_gids(x, &c, m);
-        chunk_offer(x, &c, m, best);
+        if (!x->owner) {
+            chunk_offer(x, &c, chunk_select(x, &c, m, &c, 0, gb, gn), best);
+            continue;
+        }
+        n_own = chunk_select(x, &c, m, &own, n_own, gb, gn);
+        if (n_own >= PIT_CHUNK) {
+            chunk_offer(x, &own, n_own, best);
+            n_own = 0;
+        }
     }
+    chunk_offer(x, &own, n_own, best);
 }
 
 /* ---- sweep ---------------------------------------------------------------------------- */
@@ -937,9 +1518,12 @@ static void sweep_part(pit_ctx *x, unsigned part, unsigned nparts)
 {
     size_t gb, ge, n = x->n_eligible;
     group_range(x, part, nparts, &gb, &ge);
+    size_t kend = x->eoff[ge];
     for (size_t g = gb; g < ge; g++) {
         pit_best run = {0, 0, 0};
         for (size_t k = x->eoff[g]; k < x->eoff[g + 1]; k++) {
+            if (k + 16 < kend) /* the answers go to entity rows at random: fetch ahead */
+                PIT_PREFETCH_W(&x->out[x->eord[k + 16].row]);
             for (unsigned p = 0; p < x->nparts; p++) {
                 const pit_best *s = &x->best[(size_t)p * n + k];
                 if (s->row1)
@@ -970,23 +1554,33 @@ static void check_input(const ldr_pit_input *in)
     }
 }
 
-/* The feature pass and the sweep. Parts of the feature pass each own a best array of
- * 16 bytes per entity row: their number is capped so that these stay within about 8
- * bytes per feature row (or 64 MiB). */
+/* The feature pass and the sweep. The feature pass runs in one of two modes:
+ *  - row mode: parts take row ranges, each into its own best array of 16 bytes per
+ *    entity row, merged by the sweep; their number is capped so that these arrays stay
+ *    within about 8 bytes per feature row (or 64 MiB);
+ *  - owner mode: parts take group ranges (balanced by entity rows) and share one best
+ *    array; each reads every feature row and finds its gid, but only offers the rows of
+ *    its own groups, so the searches and offers (the cache misses) are divided.
+ * Owner mode is used when finding a gid is cheap (dense integer keys, a dictionary key
+ * column) or when the best arrays of row mode would not fit, as long as there are enough
+ * groups to share out (PIT_OWNER_MIN per part). */
 static void feature_join(pit_ctx *x)
 {
     const ldr_pit_input *in = x->in;
-    unsigned np = parts_for(x, in->n_feature_rows);
-    size_t budget =
-        in->n_feature_rows * 8 > ((size_t)64 << 20) ? in->n_feature_rows * 8 : ((size_t)64 << 20);
-    while (np > 1 && (size_t)np * x->n_eligible * sizeof(pit_best) > budget)
-        np--;
-    x->nparts = np;
-    x->best = ldr_xcalloc((size_t)np * x->n_eligible, sizeof(pit_best));
     const ldr_col *kc = in->n_keys == 1 ? in->feature_keys[0] : NULL;
     if (kc && kc->dict && (is_int_kind(kc->type) || is_str_kind(kc->type)))
         dict_prepare(x);
-    run_parts(x, np, feature_part);
+    unsigned np = parts_for(x, in->n_feature_rows), nrows = np;
+    size_t budget =
+        in->n_feature_rows * 8 > ((size_t)64 << 20) ? in->n_feature_rows * 8 : ((size_t)64 << 20);
+    while (nrows > 1 && (size_t)nrows * x->n_eligible * sizeof(pit_best) > budget)
+        nrows--;
+    unsigned nown = x->n_groups / PIT_OWNER_MIN < np ? (unsigned)(x->n_groups / PIT_OWNER_MIN) : np;
+    bool cheap = x->direct || x->dict_gid;
+    x->owner = nown > 1 && (cheap || nown > nrows);
+    x->nparts = x->owner ? 1 : nrows;
+    x->best = ldr_xcalloc((size_t)x->nparts * x->n_eligible, sizeof(pit_best));
+    run_parts(x, x->owner ? nown : nrows, feature_part);
     run_parts(x, parts_for(x, x->n_groups), sweep_part);
 }
 

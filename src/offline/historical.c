@@ -10,6 +10,9 @@
  * groups pruned to [min T - ttl, max T]) and per projection run the join (src/join) and
  * gather the winning rows' features. Entity rows keep their order and duplicates.
  *
+ * The gather's steps over every entity row or source row (marking the winning rows,
+ * numbering them, taking fixed-width feature values) run on req->threads threads too.
+ *
  * Non-entity mode (no entity file) builds the entity rows itself: every distinct
  * (join keys, event timestamp) of the requested views' source rows within [start, end],
  * in time order -- SQL offline stores' semantics -- then joins as usual.
@@ -17,9 +20,11 @@
 #include "offline/offline.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "join/join.h"
 
@@ -491,6 +496,188 @@ static int64_t position_in(const int64_t *a, size_t n, int64_t x)
     return (int64_t)lo;
 }
 
+/* ---- threads for the gather's row loops ------------------------------------------------- */
+
+#define PAR_MAX   64
+#define PAR_GRAIN 65536 /* rows per thread, at least */
+
+typedef void (*par_fn)(void *ctx, unsigned part, unsigned nparts);
+
+typedef struct par_job {
+    par_fn fn;
+    void *ctx;
+    unsigned part, nparts;
+} par_job;
+
+static void *par_main(void *arg)
+{
+    par_job *j = arg;
+    j->fn(j->ctx, j->part, j->nparts);
+    return NULL;
+}
+
+/* Parts for n rows on `threads` threads (<= 0: one per online CPU), at least PAR_GRAIN
+ * rows each. */
+static unsigned par_parts(int threads, size_t n)
+{
+    long t = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
+    size_t most = 1 + n / PAR_GRAIN;
+    if (t < 1)
+        t = 1;
+    if ((size_t)t > most)
+        t = (long)most;
+    return t > PAR_MAX ? PAR_MAX : (unsigned)t;
+}
+
+/* Runs fn for parts 0..nparts-1, part 0 on the caller; a part whose thread cannot be
+ * started runs on the caller too. */
+static void par_run(unsigned nparts, par_fn fn, void *ctx)
+{
+    pthread_t tid[PAR_MAX];
+    par_job job[PAR_MAX];
+    bool started[PAR_MAX];
+    for (unsigned i = 1; i < nparts; i++) {
+        job[i] = (par_job){fn, ctx, i, nparts};
+        started[i] = pthread_create(&tid[i], NULL, par_main, &job[i]) == 0;
+    }
+    fn(ctx, 0, nparts);
+    for (unsigned i = 1; i < nparts; i++) {
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else
+            fn(ctx, i, nparts);
+    }
+}
+
+/* Part `part` of n rows; boundaries are multiples of 8, so parts never share a byte of
+ * a validity bitmap. (n rows fit in memory and part <= 64: n * part cannot overflow.) */
+static size_t par_begin(size_t n, unsigned part, unsigned nparts)
+{
+    return part == nparts ? n : (n * part / nparts) & ~(size_t)7;
+}
+
+/* The winning source rows of a view: marked (pos_of[row] = 0) from the projections'
+ * answers, counted per range of source rows, then numbered in source order (pos_of[row]
+ * = its index in need). */
+typedef struct mark_ctx {
+    const plan *p;
+    const ldr_view *view;
+    int64_t *const *proj_rows;
+    size_t n_ent, total;
+    uint32_t *pos_of;
+    int64_t *need;
+    size_t count[PAR_MAX];
+} mark_ctx;
+
+static void mark_part(void *arg, unsigned part, unsigned nparts)
+{
+    mark_ctx *m = arg;
+    size_t b = par_begin(m->n_ent, part, nparts), e = par_begin(m->n_ent, part + 1, nparts);
+    for (size_t i = 0; i < m->p->n_projs; i++) {
+        if (m->p->projs[i].view != m->view)
+            continue;
+        const int64_t *rows = m->proj_rows[i];
+        for (size_t r = b; r < e; r++) {
+            if (r + 16 < e && rows[r + 16] >= 0) /* random writes: fetch the line early */
+                __builtin_prefetch(&m->pos_of[rows[r + 16]], 1);
+            if (rows[r] >= 0) /* parts may mark the same row: relaxed atomics */
+                __atomic_store_n(&m->pos_of[rows[r]], 0, __ATOMIC_RELAXED);
+        }
+    }
+}
+
+static void count_part(void *arg, unsigned part, unsigned nparts)
+{
+    mark_ctx *m = arg;
+    size_t c = 0;
+    for (size_t r = par_begin(m->total, part, nparts); r < par_begin(m->total, part + 1, nparts);
+         r++)
+        c += m->pos_of[r] != UINT32_MAX;
+    m->count[part] = c;
+}
+
+static void number_part(void *arg, unsigned part, unsigned nparts)
+{
+    mark_ctx *m = arg;
+    size_t u = m->count[part];
+    for (size_t r = par_begin(m->total, part, nparts); r < par_begin(m->total, part + 1, nparts);
+         r++) {
+        if (m->pos_of[r] != UINT32_MAX) {
+            m->pos_of[r] = (uint32_t)u;
+            m->need[u++] = (int64_t)r;
+        }
+    }
+}
+
+/* ldr_col_take for a fixed-width, non-dictionary column, straight from entity rows:
+ * entity row r takes value pos_of[rows[r]] of src (a null for rows[r] < 0). */
+typedef struct take_ctx {
+    const ldr_col *src;
+    ldr_col *out;
+    const int64_t *rows;
+    const uint32_t *pos_of;
+    size_t n, width;
+    size_t nulls[PAR_MAX];
+} take_ctx;
+
+static void take_part(void *arg, unsigned part, unsigned nparts)
+{
+    take_ctx *t = arg;
+    size_t w = t->width, nulls = 0;
+    size_t b = par_begin(t->n, part, nparts), e = par_begin(t->n, part + 1, nparts);
+    char *out = t->out->data;
+    const char *in = t->src->data;
+    for (size_t r = b; r < e; r++) {
+        /* Two dependent random reads per row: prefetch pos_of 16 rows ahead, and the
+         * value 8 rows ahead (its pos_of entry is in cache by then). */
+        if (r + 16 < e && t->rows[r + 16] >= 0)
+            __builtin_prefetch(&t->pos_of[t->rows[r + 16]]);
+        if (r + 8 < e && t->rows[r + 8] >= 0)
+            __builtin_prefetch(in + (size_t)t->pos_of[t->rows[r + 8]] * w);
+        int64_t row = t->rows[r];
+        size_t k = row < 0 ? 0 : t->pos_of[row];
+        if (row < 0 || !ldr_col_valid(t->src, k)) {
+            memset(out + r * w, 0, w);
+            t->out->valid[r >> 3] &= (uint8_t) ~(1u << (r & 7));
+            nulls++;
+        } else if (w == 8) {
+            memcpy(out + r * 8, in + k * 8, 8);
+        } else if (w == 4) {
+            memcpy(out + r * 4, in + k * 4, 4);
+        } else {
+            memcpy(out + r * w, in + k * w, w);
+        }
+    }
+    t->nulls[part] = nulls;
+}
+
+/* The values of src for n entity rows (rows: winning source rows, pos_of: their index in
+ * src), like ldr_col_take; fixed-width columns on several threads. */
+static ldr_col *take_rows(const ldr_col *src, const int64_t *rows, const uint32_t *pos_of, size_t n,
+                          int threads, int64_t *idx)
+{
+    size_t w = ldr_type_width(src->type);
+    if (!w || src->dict || n == 0) {
+        for (size_t r = 0; r < n; r++)
+            idx[r] = rows[r] < 0 ? -1 : (int64_t)pos_of[rows[r]];
+        return ldr_col_take(src, idx, n);
+    }
+    take_ctx t = {.src = src, .rows = rows, .pos_of = pos_of, .n = n, .width = w};
+    t.out = ldr_col_new(src->type, n);
+    ldr_col_set_valid(t.out, 0, false); /* a bitmap, all valid, for the parts to clear */
+    ldr_col_set_valid(t.out, 0, true);
+    unsigned np = par_parts(threads, n);
+    par_run(np, take_part, &t);
+    t.out->n = n;
+    for (unsigned i = 0; i < np; i++)
+        t.out->null_count += t.nulls[i];
+    if (t.out->null_count == 0) {
+        ldr_free(t.out->valid);
+        t.out->valid = NULL;
+    }
+    return t.out;
+}
+
 /* Gathers the features of every projection of vd->view into taken[] (by output column). */
 static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_rows, size_t n_ent,
                             int threads, ldr_col **taken, ldr_err *err)
@@ -523,24 +710,20 @@ static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_r
         LDR_ASSERT(total < UINT32_MAX);
         pos_of = ldr_xmalloc((total ? total : 1) * sizeof *pos_of);
         memset(pos_of, 0xff, (total ? total : 1) * sizeof *pos_of);
-        for (size_t i = 0; i < p->n_projs; i++) {
-            if (p->projs[i].view != vd->view)
-                continue;
-            for (size_t r = 0; r < n_ent; r++)
-                if (proj_rows[i][r] >= 0)
-                    pos_of[proj_rows[i][r]] = 0;
+        mark_ctx m = {.p = p, .view = vd->view, .proj_rows = proj_rows, .n_ent = n_ent};
+        m.total = total;
+        m.pos_of = pos_of;
+        par_run(par_parts(threads, n_ent), mark_part, &m);
+        unsigned np = par_parts(threads, total);
+        par_run(np, count_part, &m);
+        for (unsigned i = 0; i < np; i++) {
+            size_t c = m.count[i];
+            m.count[i] = u;
+            u += c;
         }
-        for (size_t r = 0; r < total; r++)
-            if (pos_of[r] != UINT32_MAX)
-                u++;
         need = ldr_xcalloc(u + 1, sizeof *need);
-        u = 0;
-        for (size_t r = 0; r < total; r++) {
-            if (pos_of[r] != UINT32_MAX) {
-                pos_of[r] = (uint32_t)u;
-                need[u++] = (int64_t)r;
-            }
-        }
+        m.need = need;
+        par_run(np, number_part, &m);
     } else {
         /* Spilled: a dense map over every source row may not fit the memory limit, so
          * sort the winning rows instead (memory grows with the entity rows only). */
@@ -574,13 +757,17 @@ static ldr_code gather_view(const plan *p, view_data *vd, int64_t *const *proj_r
         size_t pi = p->cols[i].proj;
         if (p->projs[pi].view != vd->view)
             continue;
-        for (size_t r = 0; r < n_ent; r++) {
-            int64_t w = proj_rows[pi][r];
-            idx[r] = w < 0 ? -1 : pos_of ? (int64_t)pos_of[w] : position_in(need, u, w);
-        }
         int fc = ldr_batch_find(all, p->cols[i].feature->name);
         LDR_ASSERT(fc >= 0);
-        taken[i] = ldr_col_take(all->cols[fc], idx, n_ent);
+        if (pos_of) {
+            taken[i] = take_rows(all->cols[fc], proj_rows[pi], pos_of, n_ent, threads, idx);
+        } else {
+            for (size_t r = 0; r < n_ent; r++) {
+                int64_t w = proj_rows[pi][r];
+                idx[r] = w < 0 ? -1 : position_in(need, u, w);
+            }
+            taken[i] = ldr_col_take(all->cols[fc], idx, n_ent);
+        }
     }
     ldr_free(idx);
     ldr_free(pos_of);

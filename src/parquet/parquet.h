@@ -15,7 +15,9 @@
  * temporary name and renamed on close, so readers never see half a file.
  *
  * Thread-safety: a reader may be used from several threads for ldr_pq_read_row_group;
- * ldr_pq_read parallelises internally. Writers are single-threaded.
+ * ldr_pq_read parallelises internally. A writer is called from one thread at a time; it
+ * encodes column chunks on its own threads (ldr_pq_write_opts.threads), a few row groups
+ * at a time, and writes the same bytes whatever their number.
  */
 #ifndef LDR_PARQUET_PARQUET_H
 #define LDR_PARQUET_PARQUET_H
@@ -136,6 +138,8 @@ typedef struct ldr_pq_write_opts {
     bool dictionary;       /* dictionary-encode when it pays off (default true) */
     bool statistics;       /* min/max/null_count per chunk (default true) */
     int zstd_level;        /* default 3 */
+    int threads;           /* encoding threads: 0 (default) = one per online CPU, 1 = serial;
+                              the bytes written do not depend on it */
 } ldr_pq_write_opts;
 
 ldr_pq_write_opts ldr_pq_write_opts_default(void);

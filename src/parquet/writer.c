@@ -13,10 +13,20 @@
  * pages are v1, about 1 MiB each, start at row boundaries and carry a CRC.
  * Thrift metadata comes from thrift_write.c; each finished RowGroup is serialized at once,
  * so the footer needs no per-chunk state.
+ *
+ * Threads: a column chunk's encoding (statistics, dictionary, pages, compression) depends
+ * only on its rows, so chunks are encoded into their own buffers, with page offsets
+ * relative to the chunk, on a small pthread pool (opts.threads; the calling thread helps).
+ * The calling thread emits finished chunks strictly in (row group, column) order and only
+ * then fixes their file offsets, so the bytes are those of a serial run whatever the
+ * thread count. At most `window` row groups are in flight (a few; one when serial); row
+ * groups borrowed from the caller's batch are all emitted before ldr_pq_writer_write
+ * returns, pending row groups the writer owns may stay in flight across calls.
+ *
  * Files are written to "<path>.tmp-<pid>", fsynced and renamed on close, so a reader never
  * sees half a file; abort (or any failure in close) unlinks the temporary file.
  * Ownership: the writer owns its copies of the schema and of pending rows, never the
- * caller's batches. Not thread-safe: one thread per writer.
+ * caller's batches. Not thread-safe: one thread at a time calls a writer.
  */
 #include "parquet/parquet.h"
 
@@ -24,6 +34,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,6 +52,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the writer assumes li
 #define STATS_MAX_BYTES  4096              /* longer BYTE_ARRAY bounds are not written */
 #define OUT_FLUSH_BYTES  ((size_t)8 << 20)
 #define PAGE_MAX_BYTES   ((size_t)INT32_MAX)
+#define MAX_THREADS      64
+#define MAX_WINDOW       8 /* row groups in flight at most */
 #define CREATED_BY       "larder version " LDR_VERSION_STRING
 
 /* Parquet enums (reference §3.1). */
@@ -71,11 +84,40 @@ struct ldr_pq_writer {
     ldr_buf rgs;        /* Thrift RowGroup structs of the finished row groups */
     size_t n_rg;
     int64_t num_rows;
-    ldr_buf cc;                         /* Thrift ColumnChunk structs of the current row group */
-    ldr_buf raw, comp, hdr;             /* page scratch: payload, compressed payload, header */
-    uint32_t *lv_def, *lv_rep, *lv_idx; /* page scratch: levels and dictionary indices */
-    size_t lv_cap;
+    ldr_buf cc;  /* Thrift ColumnChunk structs of the current row group */
+    bool broken; /* a write failed: the file cannot be completed */
+    /* row groups in flight: a ring of `window` entries, oldest at ring_head */
+    unsigned threads; /* encoding threads, the caller's included */
+    size_t window;
+    struct rgjob *ring;
+    size_t ring_head, ring_len;
+    size_t n_borrowed;  /* of them, row groups of a caller's batch */
+    size_t n_submitted; /* row groups handed to the encoders so far */
+    /* the encoding pool; mu guards the queue, the flags and every chunk's `done` */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;  /* a chunk was queued, or stop */
+    pthread_cond_t done;  /* a chunk was encoded */
+    struct chunk **queue; /* chunks waiting for a thread, FIFO ring of q_cap */
+    size_t q_cap, q_head, q_len;
+    bool stop;   /* workers exit */
+    bool cancel; /* queued chunks are skipped (their row groups are discarded) */
+    unsigned n_workers;
+    bool spawn_failed;
+    pthread_t tids[MAX_THREADS];
+    struct wworker *workers; /* threads entries: [0] is the caller, who encodes too */
 };
+
+/* Scratch buffers of one encoding thread, reused across the chunks it encodes. */
+typedef struct wscratch {
+    ldr_buf raw, comp, hdr;             /* page payload, compressed payload, header */
+    uint32_t *lv_def, *lv_rep, *lv_idx; /* levels and dictionary indices of a page */
+    size_t lv_cap;
+} wscratch;
+
+typedef struct wworker {
+    ldr_pq_writer *w;
+    wscratch s;
+} wworker;
 
 /* ---- the dictionary of one column chunk ------------------------------------------------- */
 
@@ -222,13 +264,21 @@ static unsigned bits_for(size_t max_value)
 
 /* ---- one column chunk ------------------------------------------------------------------- */
 
+/* A column chunk: its inputs, the encoder's working state, and the result: the pages
+ * (headers and bodies) in `out`, with data_off/dict_off relative to out until the chunk
+ * is emitted. Encoded on any thread; emitted by the writer's caller. */
 typedef struct chunk {
-    ldr_pq_writer *w;
+    const ldr_pq_write_opts *opts;
     const wcol *sc;
     const ldr_col *col;  /* the top-level column */
     const ldr_col *vals; /* leaf values: col, or col->child for lists */
     size_t r0, r1;       /* rows of the row group */
     size_t v0, v1;       /* their leaf values */
+    wscratch *s;         /* the encoding thread's scratch, while encoding */
+    ldr_buf out;         /* the encoded pages */
+    ldr_code rc;         /* the encoding's result, with err */
+    ldr_err err;
+    bool done; /* encoded (or skipped); guarded by the writer's mu */
     /* dictionary encoding, when used */
     bool use_dict;
     dict_set dict;
@@ -446,25 +496,39 @@ static void chunk_dictionary(chunk *c)
 
 /* ---- output ------------------------------------------------------------------------------ */
 
-static ldr_code flush_out(ldr_pq_writer *w, ldr_err *err)
+static ldr_code write_all(ldr_pq_writer *w, const char *p, size_t len, ldr_err *err)
 {
     size_t off = 0;
-    while (off < w->out.len) {
-        ssize_t n = write(w->fd, w->out.ptr + off, w->out.len - off);
+    while (off < len) {
+        ssize_t n = write(w->fd, p + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return ldr_err_sys(err, LDR_EIO, errno, "cannot write %s", w->tmp);
         off += (size_t)n;
     }
-    ldr_buf_reset(&w->out);
     return LDR_OK;
 }
 
+static ldr_code flush_out(ldr_pq_writer *w, ldr_err *err)
+{
+    ldr_code rc = write_all(w, w->out.ptr, w->out.len, err);
+    ldr_buf_reset(&w->out);
+    return rc;
+}
+
+/* Appends bytes to the file: through the out buffer, or straight to the file when large
+ * (an encoded column chunk), after what is buffered. */
 static ldr_code emit(ldr_pq_writer *w, const void *p, size_t len, ldr_err *err)
 {
-    ldr_code rc = ldr_buf_append(&w->out, p, len, err);
-    if (rc)
+    ldr_code rc;
+    if (len >= OUT_FLUSH_BYTES) {
+        if ((rc = flush_out(w, err)) || (rc = write_all(w, p, len, err)))
+            return rc;
+        w->pos += len;
+        return LDR_OK;
+    }
+    if ((rc = ldr_buf_append(&w->out, p, len, err)))
         return rc;
     w->pos += len;
     return w->out.len >= OUT_FLUSH_BYTES ? flush_out(w, err) : LDR_OK;
@@ -477,31 +541,32 @@ static int32_t crc_i32(uint32_t crc)
     return v;
 }
 
-/* Compresses w->raw and emits a page header plus body. type is PAGE_DATA (num_values level
- * entries of `encoding`) or PAGE_DICTIONARY (num_values entries). */
+/* Compresses the scratch payload (s->raw) and appends a page header plus body to the
+ * chunk's bytes. type is PAGE_DATA (num_values level entries of `encoding`) or
+ * PAGE_DICTIONARY (num_values entries). */
 static ldr_code emit_page(chunk *c, int type, size_t num_values, int encoding, ldr_err *err)
 {
-    ldr_pq_writer *w = c->w;
-    const ldr_buf *body = &w->raw;
+    wscratch *s = c->s;
+    const ldr_buf *body = &s->raw;
     ldr_code rc;
-    if (w->opts.codec != LDR_PQ_UNCOMPRESSED) {
-        ldr_buf_reset(&w->comp);
-        int level = w->opts.codec == LDR_PQ_ZSTD ? w->opts.zstd_level : 0;
-        rc = ldr__pq_compress((int)w->opts.codec, (const uint8_t *)w->raw.ptr, w->raw.len, level,
-                              &w->comp, err);
+    if (c->opts->codec != LDR_PQ_UNCOMPRESSED) {
+        ldr_buf_reset(&s->comp);
+        int level = c->opts->codec == LDR_PQ_ZSTD ? c->opts->zstd_level : 0;
+        rc = ldr__pq_compress((int)c->opts->codec, (const uint8_t *)s->raw.ptr, s->raw.len, level,
+                              &s->comp, err);
         if (rc)
             return rc;
-        body = &w->comp;
+        body = &s->comp;
     }
-    if (w->raw.len > PAGE_MAX_BYTES || body->len > PAGE_MAX_BYTES || num_values > INT32_MAX)
+    if (s->raw.len > PAGE_MAX_BYTES || body->len > PAGE_MAX_BYTES || num_values > INT32_MAX)
         return ldr_err_setf(err, LDR_ELIMIT, "page of %zu bytes and %zu values is too large",
-                            w->raw.len, num_values);
-    ldr_buf_reset(&w->hdr);
+                            s->raw.len, num_values);
+    ldr_buf_reset(&s->hdr);
     ldr__pq_tw t;
-    ldr__pq_tw_init(&t, &w->hdr, err);
+    ldr__pq_tw_init(&t, &s->hdr, err);
     ldr__pq_tw_open(&t);
     ldr__pq_tw_i32(&t, 1, type);
-    ldr__pq_tw_i32(&t, 2, (int32_t)w->raw.len);
+    ldr__pq_tw_i32(&t, 2, (int32_t)s->raw.len);
     ldr__pq_tw_i32(&t, 3, (int32_t)body->len);
     ldr__pq_tw_i32(&t, 4, crc_i32(ldr__pq_crc32((const uint8_t *)body->ptr, body->len)));
     ldr__pq_tw_struct_begin(&t, type == PAGE_DATA ? 5 : 7);
@@ -516,51 +581,51 @@ static ldr_code emit_page(chunk *c, int type, size_t num_values, int encoding, l
     if ((rc = ldr__pq_tw_status(&t)))
         return rc;
     if (type == PAGE_DICTIONARY)
-        c->dict_off = (int64_t)w->pos;
+        c->dict_off = (int64_t)c->out.len; /* relative until the chunk is emitted */
     else if (c->n_pages++ == 0)
-        c->data_off = (int64_t)w->pos;
-    c->unc_size += (int64_t)(w->hdr.len + w->raw.len);
-    c->comp_size += (int64_t)(w->hdr.len + body->len);
-    if ((rc = emit(w, w->hdr.ptr, w->hdr.len, err)))
+        c->data_off = (int64_t)c->out.len;
+    c->unc_size += (int64_t)(s->hdr.len + s->raw.len);
+    c->comp_size += (int64_t)(s->hdr.len + body->len);
+    if ((rc = ldr_buf_append(&c->out, s->hdr.ptr, s->hdr.len, err)))
         return rc;
-    return emit(w, body->ptr, body->len, err);
+    return ldr_buf_append(&c->out, body->ptr, body->len, err);
 }
 
 /* ---- data pages ---------------------------------------------------------------------------- */
 
-static void levels_reserve(ldr_pq_writer *w, size_t n)
+static void levels_reserve(wscratch *s, size_t n)
 {
-    if (n <= w->lv_cap)
+    if (n <= s->lv_cap)
         return;
-    w->lv_cap = n;
-    w->lv_def = ldr_xreallocarray(w->lv_def, n, sizeof *w->lv_def);
-    w->lv_rep = ldr_xreallocarray(w->lv_rep, n, sizeof *w->lv_rep);
-    w->lv_idx = ldr_xreallocarray(w->lv_idx, n, sizeof *w->lv_idx);
+    s->lv_cap = n;
+    s->lv_def = ldr_xreallocarray(s->lv_def, n, sizeof *s->lv_def);
+    s->lv_rep = ldr_xreallocarray(s->lv_rep, n, sizeof *s->lv_rep);
+    s->lv_idx = ldr_xreallocarray(s->lv_idx, n, sizeof *s->lv_idx);
 }
 
-/* Level entries of rows [pa, pb) into w->lv_def / lv_rep; returns their count and adds
+/* Level entries of rows [pa, pb) into s->lv_def / lv_rep; returns their count and adds
  * entries without a value to the chunk's null count. */
 static size_t page_levels(chunk *c, size_t pa, size_t pb)
 {
-    ldr_pq_writer *w = c->w;
+    wscratch *s = c->s;
     const ldr_col *col = c->col;
     size_t n = 0;
     if (!c->sc->list) {
         for (size_t r = pa; r < pb; r++)
-            w->lv_def[n++] = ldr_col_valid(col, r);
+            s->lv_def[n++] = ldr_col_valid(col, r);
         return n;
     }
     for (size_t r = pa; r < pb; r++) {
         size_t b, e;
         ldr_col_list(col, r, &b, &e);
         if (!ldr_col_valid(col, r) || b == e) {
-            w->lv_rep[n] = 0;
-            w->lv_def[n++] = ldr_col_valid(col, r) ? 1 : 0;
+            s->lv_rep[n] = 0;
+            s->lv_def[n++] = ldr_col_valid(col, r) ? 1 : 0;
             continue;
         }
         for (size_t i = b; i < e; i++) {
-            w->lv_rep[n] = i == b ? 0 : 1;
-            w->lv_def[n++] = ldr_col_valid(c->vals, i) ? 3 : 2;
+            s->lv_rep[n] = i == b ? 0 : 1;
+            s->lv_def[n++] = ldr_col_valid(c->vals, i) ? 3 : 2;
         }
     }
     return n;
@@ -581,7 +646,7 @@ static ldr_code put_levels(ldr_buf *raw, const uint32_t *lv, size_t n, unsigned 
 
 static ldr_code plain_values(chunk *c, size_t va, size_t vb, ldr_err *err)
 {
-    ldr_buf *raw = &c->w->raw;
+    ldr_buf *raw = &c->s->raw;
     const ldr_col *v = c->vals;
     size_t width = c->sc->width;
     ldr_code rc = LDR_OK;
@@ -617,14 +682,14 @@ static ldr_code plain_values(chunk *c, size_t va, size_t vb, ldr_err *err)
 
 static ldr_code dict_values(chunk *c, size_t va, size_t vb, ldr_err *err)
 {
-    ldr_pq_writer *w = c->w;
+    wscratch *s = c->s;
     size_t n = 0;
     for (size_t i = va; i < vb; i++)
         if (ldr_col_valid(c->vals, i))
-            w->lv_idx[n++] = c->idx[i - c->v0];
+            s->lv_idx[n++] = c->idx[i - c->v0];
     uint8_t bw = (uint8_t)c->idx_bits;
-    ldr_code rc = ldr_buf_append(&w->raw, &bw, 1, err);
-    return rc ? rc : ldr__pq_rle_encode(w->lv_idx, n, c->idx_bits, &w->raw, err);
+    ldr_code rc = ldr_buf_append(&s->raw, &bw, 1, err);
+    return rc ? rc : ldr__pq_rle_encode(s->lv_idx, n, c->idx_bits, &s->raw, err);
 }
 
 /* The leaf value range of rows [pa, pb). */
@@ -641,20 +706,20 @@ static void value_range(const chunk *c, size_t pa, size_t pb, size_t *va, size_t
 
 static ldr_code data_page(chunk *c, size_t pa, size_t pb, ldr_err *err)
 {
-    ldr_pq_writer *w = c->w;
+    wscratch *s = c->s;
     size_t va, vb;
     value_range(c, pa, pb, &va, &vb);
-    levels_reserve(w, (pb - pa) + (vb - va) + 1);
+    levels_reserve(s, (pb - pa) + (vb - va) + 1);
     size_t n = page_levels(c, pa, pb);
     unsigned max_def = c->sc->list ? 3 : 1;
     for (size_t i = 0; i < n; i++)
-        c->null_count += w->lv_def[i] < max_def;
-    ldr_buf_reset(&w->raw);
+        c->null_count += s->lv_def[i] < max_def;
+    ldr_buf_reset(&s->raw);
     ldr_code rc = LDR_OK;
     if (c->sc->list)
-        rc = put_levels(&w->raw, w->lv_rep, n, 1, err);
+        rc = put_levels(&s->raw, s->lv_rep, n, 1, err);
     if (rc == LDR_OK)
-        rc = put_levels(&w->raw, w->lv_def, n, bits_for(max_def), err);
+        rc = put_levels(&s->raw, s->lv_def, n, bits_for(max_def), err);
     if (rc == LDR_OK)
         rc = c->use_dict ? dict_values(c, va, vb, err) : plain_values(c, va, vb, err);
     if (rc == LDR_OK)
@@ -712,8 +777,8 @@ static ldr_code chunk_pages(chunk *c, ldr_err *err)
 {
     ldr_code rc = LDR_OK;
     if (c->use_dict) {
-        ldr_buf_reset(&c->w->raw);
-        rc = ldr_buf_append(&c->w->raw, c->dict.plain.ptr, c->dict.plain.len, err);
+        ldr_buf_reset(&c->s->raw);
+        rc = ldr_buf_append(&c->s->raw, c->dict.plain.ptr, c->dict.plain.len, err);
         if (rc || (rc = emit_page(c, PAGE_DICTIONARY, c->dict.n, LDR__PQ_ENC_PLAIN, err)))
             return rc;
     }
@@ -763,12 +828,12 @@ static void put_encoding_stats(ldr__pq_tw *t, const chunk *c)
     ldr__pq_tw_end(t);
 }
 
-/* Appends this chunk's ColumnChunk struct to w->cc. */
-static ldr_code put_column_chunk(const chunk *c, ldr_err *err)
+/* Appends an emitted chunk's ColumnChunk struct to w->cc. */
+static ldr_code put_column_chunk(ldr_pq_writer *w, const chunk *c, ldr_err *err)
 {
     const wcol *sc = c->sc;
     ldr__pq_tw t;
-    ldr__pq_tw_init(&t, &c->w->cc, err);
+    ldr__pq_tw_init(&t, &w->cc, err);
     ldr__pq_tw_open(&t);
     ldr__pq_tw_i64(&t, 2, 0); /* file_offset: deprecated, required */
     ldr__pq_tw_struct_begin(&t, 3);
@@ -784,14 +849,14 @@ static ldr_code put_column_chunk(const chunk *c, ldr_err *err)
         ldr__pq_tw_elem_string(&t, "list");
         ldr__pq_tw_elem_string(&t, "element");
     }
-    ldr__pq_tw_i32(&t, 4, (int32_t)c->w->opts.codec);
+    ldr__pq_tw_i32(&t, 4, (int32_t)w->opts.codec);
     ldr__pq_tw_i64(&t, 5, c->num_values);
     ldr__pq_tw_i64(&t, 6, c->unc_size);
     ldr__pq_tw_i64(&t, 7, c->comp_size);
     ldr__pq_tw_i64(&t, 9, c->data_off);
     if (c->use_dict)
         ldr__pq_tw_i64(&t, 11, c->dict_off);
-    if (c->w->opts.statistics)
+    if (w->opts.statistics)
         put_statistics(&t, c);
     put_encoding_stats(&t, c);
     ldr__pq_tw_end(&t);
@@ -799,63 +864,221 @@ static ldr_code put_column_chunk(const chunk *c, ldr_err *err)
     return ldr__pq_tw_status(&t);
 }
 
-/* Writes column `ci` of rows [r0, r1) of b as one column chunk. */
-static ldr_code write_chunk(ldr_pq_writer *w, const ldr_batch *b, size_t ci, size_t r0, size_t r1,
-                            int64_t *unc, int64_t *comp, ldr_err *err)
+/* ---- encoding, on any thread -------------------------------------------------------------- */
+
+/* Encodes a chunk into c->out (statistics, dictionary, pages). The dictionary and the
+ * value indices are freed at the end: emission needs only the bytes and the counts. */
+static void chunk_encode(chunk *c, wscratch *s)
 {
-    chunk c;
-    memset(&c, 0, sizeof c);
-    c.w = w;
-    c.sc = &w->cols[ci];
-    c.col = b->cols[ci];
-    c.vals = c.sc->list ? c.col->child : c.col;
-    c.r0 = r0;
-    c.r1 = r1;
-    value_range(&c, r0, r1, &c.v0, &c.v1);
-    if (w->opts.statistics)
-        chunk_stats(&c);
-    if (w->opts.dictionary && c.sc->physical != PT_BOOLEAN)
-        chunk_dictionary(&c);
-    ldr_code rc = chunk_pages(&c, err);
-    if (rc == LDR_OK)
-        rc = put_column_chunk(&c, err);
-    if (c.use_dict) {
-        dict_fini(&c.dict);
-        ldr_free(c.idx);
+    c->s = s;
+    if (c->opts->statistics)
+        chunk_stats(c);
+    if (c->opts->dictionary && c->sc->physical != PT_BOOLEAN)
+        chunk_dictionary(c);
+    c->rc = chunk_pages(c, &c->err);
+    if (c->use_dict) {
+        dict_fini(&c->dict);
+        ldr_free(c->idx);
+        c->idx = NULL;
     }
-    if (rc)
-        ldr_err_prefix(err, "column %s, row group %zu: ", c.sc->name, w->n_rg);
-    *unc += c.unc_size;
-    *comp += c.comp_size;
-    return rc;
+    c->s = NULL;
 }
 
-/* Writes rows [r0, r1) of b (r1 > r0) as one row group. */
-static ldr_code write_row_group(ldr_pq_writer *w, const ldr_batch *b, size_t r0, size_t r1,
-                                ldr_err *err)
+/* Pops the oldest queued chunk and encodes it with scratch s. Called with w->mu held;
+ * releases it while encoding. */
+static void run_next_locked(ldr_pq_writer *w, wscratch *s)
 {
-    int64_t first = (int64_t)w->pos, unc = 0, comp = 0;
-    ldr_buf_reset(&w->cc);
-    for (size_t ci = 0; ci < w->n_cols; ci++) {
-        ldr_code rc = write_chunk(w, b, ci, r0, r1, &unc, &comp, err);
-        if (rc)
-            return rc;
+    chunk *c = w->queue[w->q_head];
+    w->q_head = (w->q_head + 1) % w->q_cap;
+    w->q_len--;
+    bool skip = w->cancel;
+    pthread_mutex_unlock(&w->mu);
+    if (!skip)
+        chunk_encode(c, s);
+    pthread_mutex_lock(&w->mu);
+    c->done = true;
+    pthread_cond_broadcast(&w->done);
+}
+
+static void *worker_main(void *arg)
+{
+    wworker *k = arg;
+    ldr_pq_writer *w = k->w;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->stop && w->q_len == 0)
+            pthread_cond_wait(&w->wake, &w->mu);
+        if (w->q_len == 0)
+            break; /* stopping, nothing left */
+        run_next_locked(w, &k->s);
     }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Waits until c is encoded; the caller encodes queued chunks meanwhile (with no workers,
+ * it encodes everything). */
+static void wait_chunk(ldr_pq_writer *w, chunk *c)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!c->done) {
+        if (w->q_len)
+            run_next_locked(w, &w->workers[0].s);
+        else
+            pthread_cond_wait(&w->done, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Starts workers until there are `want` (at most threads - 1), so a small file spawns
+ * none. A thread that cannot be created is no error: the caller encodes more. */
+static void start_workers(ldr_pq_writer *w, size_t want)
+{
+    while (!w->spawn_failed && w->n_workers < want && w->n_workers + 1 < w->threads) {
+        wworker *k = &w->workers[w->n_workers + 1];
+        if (pthread_create(&w->tids[w->n_workers], NULL, worker_main, k) != 0) {
+            w->spawn_failed = true;
+            break;
+        }
+        w->n_workers++;
+    }
+}
+
+/* ---- row groups in flight ------------------------------------------------------------------ */
+
+/* A row group between submission and emission: one chunk per column. */
+typedef struct rgjob {
+    const ldr_batch *b;
+    ldr_batch *owned; /* b, when the writer owns it (a flushed pending row group) */
+    size_t r0, r1;
+    size_t index;  /* row group ordinal, for messages */
+    chunk *chunks; /* n_cols, reused from one row group to the next */
+} rgjob;
+
+/* Queues rows [r0, r1) of b (r1 > r0) for encoding; the ring must have room. With owned,
+ * the writer frees b once the row group is emitted or discarded. */
+static void submit_row_group(ldr_pq_writer *w, const ldr_batch *b, ldr_batch *owned, size_t r0,
+                             size_t r1)
+{
+    LDR_ASSERT(w->ring_len < w->window);
+    rgjob *g = &w->ring[(w->ring_head + w->ring_len) % w->window];
+    g->b = b;
+    g->owned = owned;
+    g->r0 = r0;
+    g->r1 = r1;
+    g->index = w->n_submitted++;
+    for (size_t ci = 0; ci < w->n_cols; ci++) {
+        chunk *c = &g->chunks[ci];
+        ldr_buf out = c->out; /* keeps its allocation */
+        memset(c, 0, sizeof *c);
+        ldr_buf_reset(&out);
+        c->out = out;
+        c->opts = &w->opts;
+        c->sc = &w->cols[ci];
+        c->col = b->cols[ci];
+        c->vals = c->sc->list ? c->col->child : c->col;
+        c->r0 = r0;
+        c->r1 = r1;
+        value_range(c, r0, r1, &c->v0, &c->v1);
+    }
+    w->ring_len++;
+    w->n_borrowed += owned ? 0 : 1;
+    start_workers(w, w->ring_len * w->n_cols - 1);
+    pthread_mutex_lock(&w->mu);
+    for (size_t ci = 0; ci < w->n_cols; ci++) {
+        LDR_ASSERT(w->q_len < w->q_cap);
+        w->queue[(w->q_head + w->q_len++) % w->q_cap] = &g->chunks[ci];
+    }
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits for the oldest row group's chunks and takes it off the ring. */
+static void release_oldest(ldr_pq_writer *w)
+{
+    rgjob *g = &w->ring[w->ring_head];
+    for (size_t ci = 0; ci < w->n_cols; ci++)
+        wait_chunk(w, &g->chunks[ci]); /* encoding leaves nothing allocated but out */
+    w->n_borrowed -= g->owned ? 0 : 1;
+    ldr_batch_free(g->owned);
+    g->owned = NULL;
+    g->b = NULL;
+    w->ring_head = (w->ring_head + 1) % w->window;
+    w->ring_len--;
+}
+
+/* Appends an encoded chunk to the file and its ColumnChunk struct to w->cc. */
+static ldr_code emit_chunk(ldr_pq_writer *w, chunk *c, ldr_err *err)
+{
+    int64_t base = (int64_t)w->pos;
+    c->data_off += base;
+    if (c->use_dict)
+        c->dict_off += base;
+    ldr_code rc = emit(w, c->out.ptr, c->out.len, err);
+    return rc ? rc : put_column_chunk(w, c, err);
+}
+
+/* Emits the oldest row group in flight, in column order, then its RowGroup struct. */
+static ldr_code emit_row_group(ldr_pq_writer *w, ldr_err *err)
+{
+    rgjob *g = &w->ring[w->ring_head];
+    int64_t first = (int64_t)w->pos, unc = 0, comp = 0;
+    ldr_code rc = LDR_OK;
+    ldr_buf_reset(&w->cc);
+    for (size_t ci = 0; ci < w->n_cols && rc == LDR_OK; ci++) {
+        chunk *c = &g->chunks[ci];
+        wait_chunk(w, c);
+        if (c->rc) {
+            rc = c->rc;
+            if (err)
+                *err = c->err;
+            ldr_err_prefix(err, "column %s, row group %zu: ", c->sc->name, g->index);
+            break;
+        }
+        rc = emit_chunk(w, c, err);
+        unc += c->unc_size;
+        comp += c->comp_size;
+    }
+    size_t n_rows = g->r1 - g->r0;
+    release_oldest(w);
+    if (rc)
+        return rc;
     ldr__pq_tw t;
     ldr__pq_tw_init(&t, &w->rgs, err);
     ldr__pq_tw_open(&t);
     ldr__pq_tw_list_begin(&t, 1, LDR__PQ_TW_STRUCT, w->n_cols);
     ldr__pq_tw_raw(&t, w->cc.ptr, w->cc.len);
     ldr__pq_tw_i64(&t, 2, unc);
-    ldr__pq_tw_i64(&t, 3, (int64_t)(r1 - r0));
+    ldr__pq_tw_i64(&t, 3, (int64_t)n_rows);
     ldr__pq_tw_i64(&t, 5, first);
     ldr__pq_tw_i64(&t, 6, comp);
     if (w->n_rg <= INT16_MAX)
         ldr__pq_tw_i16(&t, 7, (int16_t)w->n_rg);
     ldr__pq_tw_end(&t);
     w->n_rg++;
-    w->num_rows += (int64_t)(r1 - r0);
+    w->num_rows += (int64_t)n_rows;
     return ldr__pq_tw_status(&t);
+}
+
+/* Makes room for one more row group in flight: emits the oldest when the ring is full. */
+static ldr_code make_room(ldr_pq_writer *w, ldr_err *err)
+{
+    return w->ring_len < w->window ? LDR_OK : emit_row_group(w, err);
+}
+
+/* After a failure: waits for (or skips) every chunk in flight and drops the row groups;
+ * the file cannot be completed any more. */
+static void discard_all(ldr_pq_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->cancel = true;
+    pthread_mutex_unlock(&w->mu);
+    while (w->ring_len)
+        release_oldest(w);
+    pthread_mutex_lock(&w->mu);
+    w->cancel = false;
+    pthread_mutex_unlock(&w->mu);
+    w->broken = true;
 }
 
 /* ---- schema ------------------------------------------------------------------------------ */
@@ -997,11 +1220,93 @@ ldr_pq_write_opts ldr_pq_write_opts_default(void)
     o.dictionary = true;
     o.statistics = true;
     o.zstd_level = 3;
+    o.threads = 0;
     return o;
+}
+
+static void scratch_init(wscratch *s)
+{
+    memset(s, 0, sizeof *s);
+    ldr_buf_init(&s->raw, PAGE_MAX_BYTES);
+    ldr_buf_init(&s->comp, SIZE_MAX / 2);
+    ldr_buf_init(&s->hdr, 1 << 20);
+}
+
+static void scratch_fini(wscratch *s)
+{
+    ldr_buf_fini(&s->raw);
+    ldr_buf_fini(&s->comp);
+    ldr_buf_fini(&s->hdr);
+    ldr_free(s->lv_def);
+    ldr_free(s->lv_rep);
+    ldr_free(s->lv_idx);
+}
+
+/* Encoding threads for opts.threads: that many (<= 0: one per online CPU), at most
+ * MAX_THREADS. */
+static unsigned thread_count(int threads)
+{
+    long n = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
+}
+
+/* The ring of row groups in flight, the queue and the scratch of each thread (workers
+ * start on demand). The window gives every thread a chunk to encode while the caller
+ * emits: about threads / n_cols row groups plus one, at most MAX_WINDOW. */
+static void pool_init(ldr_pq_writer *w)
+{
+    w->threads = thread_count(w->opts.threads);
+    size_t per = (w->threads + w->n_cols - 1) / w->n_cols;
+    w->window = w->threads == 1 ? 1 : (1 + per < MAX_WINDOW ? 1 + per : MAX_WINDOW);
+    w->ring = ldr_xcalloc(w->window, sizeof *w->ring);
+    for (size_t k = 0; k < w->window; k++) {
+        w->ring[k].chunks = ldr_xcalloc(w->n_cols, sizeof *w->ring[k].chunks);
+        for (size_t ci = 0; ci < w->n_cols; ci++)
+            ldr_buf_init(&w->ring[k].chunks[ci].out, SIZE_MAX / 2);
+    }
+    w->q_cap = w->window * w->n_cols;
+    w->queue = ldr_xcalloc(w->q_cap, sizeof *w->queue);
+    w->workers = ldr_xcalloc(w->threads, sizeof *w->workers);
+    for (unsigned i = 0; i < w->threads; i++) {
+        w->workers[i].w = w;
+        scratch_init(&w->workers[i].s);
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    pthread_cond_init(&w->done, NULL);
+}
+
+/* Drops what is in flight, stops the workers and frees the pool. */
+static void pool_fini(ldr_pq_writer *w)
+{
+    if (w->ring_len)
+        discard_all(w);
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    for (unsigned i = 0; i < w->n_workers; i++)
+        pthread_join(w->tids[i], NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->wake);
+    pthread_cond_destroy(&w->done);
+    for (size_t k = 0; k < w->window; k++) {
+        for (size_t ci = 0; ci < w->n_cols; ci++)
+            ldr_buf_fini(&w->ring[k].chunks[ci].out);
+        ldr_free(w->ring[k].chunks);
+    }
+    ldr_free(w->ring);
+    ldr_free(w->queue);
+    for (unsigned i = 0; i < w->threads; i++)
+        scratch_fini(&w->workers[i].s);
+    ldr_free(w->workers);
 }
 
 static void writer_free(ldr_pq_writer *w)
 {
+    pool_fini(w);
     for (size_t i = 0; i < w->n_cols; i++)
         ldr_free(w->cols[i].name);
     ldr_free(w->cols);
@@ -1009,12 +1314,6 @@ static void writer_free(ldr_pq_writer *w)
     ldr_buf_fini(&w->out);
     ldr_buf_fini(&w->rgs);
     ldr_buf_fini(&w->cc);
-    ldr_buf_fini(&w->raw);
-    ldr_buf_fini(&w->comp);
-    ldr_buf_fini(&w->hdr);
-    ldr_free(w->lv_def);
-    ldr_free(w->lv_rep);
-    ldr_free(w->lv_idx);
     ldr_free(w->path);
     ldr_free(w->tmp);
     ldr_free(w);
@@ -1085,9 +1384,7 @@ ldr_pq_writer *ldr_pq_writer_open(const char *path, const char *const *names, co
     ldr_buf_init(&w->out, SIZE_MAX / 2);
     ldr_buf_init(&w->rgs, SIZE_MAX / 2);
     ldr_buf_init(&w->cc, SIZE_MAX / 2);
-    ldr_buf_init(&w->raw, PAGE_MAX_BYTES);
-    ldr_buf_init(&w->comp, SIZE_MAX / 2);
-    ldr_buf_init(&w->hdr, 1 << 20);
+    pool_init(w);
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         ldr_err_sys(err, LDR_EIO, errno, "cannot create %s", w->tmp);
@@ -1162,31 +1459,55 @@ static void pend(ldr_pq_writer *w, const ldr_batch *b, size_t r0, size_t r1)
     w->pending->n_rows += r1 - r0;
 }
 
+/* Hands the pending rows to the encoders as one row group the writer owns. */
 static ldr_code flush_pending(ldr_pq_writer *w, ldr_err *err)
 {
     if (!w->pending || w->pending->n_rows == 0)
         return LDR_OK;
-    ldr_code rc = write_row_group(w, w->pending, 0, w->pending->n_rows, err);
-    ldr_batch_free(w->pending);
+    ldr_code rc = make_room(w, err);
+    if (rc)
+        return rc;
+    ldr_batch *p = w->pending;
     w->pending = NULL;
-    return rc;
+    submit_row_group(w, p, p, 0, p->n_rows);
+    return LDR_OK;
+}
+
+static ldr_code check_usable(const ldr_pq_writer *w, ldr_err *err)
+{
+    if (w->broken)
+        return ldr_err_setf(err, LDR_EINVAL, "an earlier write failed; abort the writer");
+    return LDR_OK;
 }
 
 ldr_code ldr_pq_writer_write(ldr_pq_writer *w, const ldr_batch *b, ldr_err *err)
 {
     ldr_code rc = check_batch(w, b, err);
+    if (rc == LDR_OK)
+        rc = check_usable(w, err);
+    if (rc) {
+        ldr_err_prefix(err, "%s: ", w->path);
+        return rc;
+    }
     size_t rg = w->opts.row_group_rows, r = 0, n = b->n_rows;
-    if (rc == LDR_OK && w->pending) { /* top up the pending row group first */
+    if (w->pending) { /* top up the pending row group first */
         size_t k = rg - w->pending->n_rows < n ? rg - w->pending->n_rows : n;
         pend(w, b, 0, k);
         r = k;
         if (w->pending->n_rows == rg)
             rc = flush_pending(w, err);
     }
-    for (; rc == LDR_OK && n - r >= rg; r += rg) /* whole row groups, in place */
-        rc = write_row_group(w, b, r, r + rg, err);
+    for (; rc == LDR_OK && n - r >= rg; r += rg) { /* whole row groups, in place */
+        if ((rc = make_room(w, err)) == LDR_OK)
+            submit_row_group(w, b, NULL, r, r + rg);
+    }
     if (rc == LDR_OK && r < n)
         pend(w, b, r, n);
+    /* b belongs to the caller: every row group still reading it goes out now. */
+    while (rc == LDR_OK && w->n_borrowed)
+        rc = emit_row_group(w, err);
+    if (rc && w->ring_len)
+        discard_all(w);
     if (rc)
         ldr_err_prefix(err, "%s: ", w->path);
     return rc;
@@ -1194,9 +1515,13 @@ ldr_code ldr_pq_writer_write(ldr_pq_writer *w, const ldr_batch *b, ldr_err *err)
 
 static ldr_code finish(ldr_pq_writer *w, ldr_err *err)
 {
-    ldr_code rc = flush_pending(w, err);
+    ldr_code rc = check_usable(w, err);
+    if (rc == LDR_OK)
+        rc = flush_pending(w, err);
+    while (rc == LDR_OK && w->ring_len)
+        rc = emit_row_group(w, err);
     if (rc)
-        return rc;
+        return rc; /* close aborts: whatever is in flight is discarded */
     ldr_buf footer;
     ldr_buf_init(&footer, (size_t)UINT32_MAX);
     rc = put_footer(w, &footer, err);

@@ -5,8 +5,9 @@
  * extreme timestamps, multi-column and dictionary-encoded keys, the partitioner, larger
  * inputs that reach the engine's other paths (bucket index of large groups, radix sort,
  * hash table growth, several parts), and a randomized differential test against
- * ldr_pit_join_reference with a fixed seed. Every engine run is repeated with 1 and 3
- * threads and compared with the reference as well as with the expected rows.
+ * ldr_pit_join_reference with a fixed seed, also on inputs of thousands of groups (the
+ * reference then runs partition by partition). Every engine run is repeated with 1, 2, 3
+ * and 4 threads and compared with the reference as well as with the expected rows.
  */
 #include "join/join.h"
 
@@ -98,15 +99,21 @@ static void fx_fini(fx *f)
     ldr_col_free(f->fc);
 }
 
-/* Runs the engine (1 and 3 threads) and the reference; all must equal expect (when not
- * NULL) and each other. Returns the number of mismatching rows. */
-static size_t join_check(const ldr_pit_input *in, const int64_t *expect)
+/* When not 0, engine_check runs 1 thread and this many only (the 3000 small random
+ * cases spread 2, 3 and 4 threads among them instead of running all: thread start-up
+ * would dominate under the sanitizers). */
+static int check_only_threads;
+
+/* Runs the engine with 1 to 4 threads (serial and parallel entity builds, row and owner
+ * modes of the feature pass) against ref (the reference's answer); all must equal expect
+ * (when not NULL) and each other. Returns the number of mismatching rows. */
+static size_t engine_check(const ldr_pit_input *in, const int64_t *ref, const int64_t *expect)
 {
     size_t n = in->n_entity_rows, bad = 0;
-    int64_t *ref = ldr_xmalloc((n + 1) * sizeof(int64_t));
     int64_t *got = ldr_xmalloc((n + 1) * sizeof(int64_t));
-    ldr_pit_join_reference(in, ref);
-    for (int threads = 1; threads <= 3; threads += 2) {
+    for (int threads = 1; threads <= 4; threads++) {
+        if (threads > 1 && check_only_threads && threads != check_only_threads)
+            continue;
         ldr_err err = {0};
         CHECK_OK(ldr_pit_join(in, threads, got, &err), err);
         for (size_t i = 0; i < n; i++) {
@@ -119,8 +126,17 @@ static size_t join_check(const ldr_pit_input *in, const int64_t *expect)
             }
         }
     }
-    ldr_free(ref);
     ldr_free(got);
+    return bad;
+}
+
+/* Runs the reference and engine_check. */
+static size_t join_check(const ldr_pit_input *in, const int64_t *expect)
+{
+    int64_t *ref = ldr_xmalloc((in->n_entity_rows + 1) * sizeof(int64_t));
+    ldr_pit_join_reference(in, ref);
+    size_t bad = engine_check(in, ref, expect);
+    ldr_free(ref);
     return bad;
 }
 
@@ -639,8 +655,11 @@ static size_t random_case(uint64_t seed, size_t max_rows, bool verbose)
 TEST(differential_random_small)
 {
     size_t failed = 0;
-    for (uint64_t c = 0; c < 3000; c++)
+    for (uint64_t c = 0; c < 3000; c++) {
+        check_only_threads = 2 + (int)(c % 3);
         failed += random_case(0x5eed0000 + c, 1 + (size_t)(c % 200), failed < 3) != 0;
+    }
+    check_only_threads = 0;
     CHECK_EQ_I64(failed, 0);
 }
 
@@ -807,6 +826,151 @@ TEST(partitioned_join_equals_whole)
     ldr_col_free(ft);
 }
 
+/* ---- many groups: the parallel entity build ------------------------------------------- */
+
+/* The reference's answer computed partition by partition (ldr_pit_partition_of), so that
+ * inputs of tens of thousands of rows stay cheap for the O(n * m) reference. */
+static void reference_by_partition(const ldr_pit_input *in, unsigned parts, int64_t *out)
+{
+    size_t n_e = in->n_entity_rows, n_f = in->n_feature_rows;
+    unsigned *pe = ldr_xmalloc((n_e + 1) * sizeof *pe), *pf = ldr_xmalloc((n_f + 1) * sizeof *pf);
+    for (size_t i = 0; i < n_e; i++)
+        pe[i] = ldr_pit_partition_of(in->entity_keys, in->n_keys, i, parts);
+    for (size_t j = 0; j < n_f; j++)
+        pf[j] = ldr_pit_partition_of(in->feature_keys, in->n_keys, j, parts);
+    int64_t *erow = ldr_xmalloc((n_e + 1) * sizeof(int64_t));
+    int64_t *frow = ldr_xmalloc((n_f + 1) * sizeof(int64_t));
+    int64_t *pout = ldr_xmalloc((n_e + 1) * sizeof(int64_t));
+    for (unsigned p = 0; p < parts; p++) {
+        size_t ne = 0, nf = 0;
+        for (size_t i = 0; i < n_e; i++)
+            if (pe[i] == p)
+                erow[ne++] = (int64_t)i;
+        for (size_t j = 0; j < n_f; j++)
+            if (pf[j] == p)
+                frow[nf++] = (int64_t)j;
+        ldr_col *ek[2] = {0}, *fk[2] = {0};
+        const ldr_col *ekc[2] = {0}, *fkc[2] = {0};
+        for (size_t k = 0; k < in->n_keys; k++) {
+            ekc[k] = ek[k] = ldr_col_take(in->entity_keys[k], erow, ne);
+            fkc[k] = fk[k] = ldr_col_take(in->feature_keys[k], frow, nf);
+        }
+        ldr_pit_input sub = *in;
+        sub.entity_keys = ekc;
+        sub.feature_keys = fkc;
+        sub.n_entity_rows = ne;
+        sub.n_feature_rows = nf;
+        ldr_col *et = ldr_col_take(in->entity_ts, erow, ne);
+        ldr_col *ft = ldr_col_take(in->feature_ts, frow, nf);
+        ldr_col *fc = in->created_ts ? ldr_col_take(in->created_ts, frow, nf) : NULL;
+        sub.entity_ts = et;
+        sub.feature_ts = ft;
+        sub.created_ts = fc;
+        ldr_pit_join_reference(&sub, pout);
+        for (size_t i = 0; i < ne; i++)
+            out[erow[i]] = pout[i] < 0 ? -1 : frow[pout[i]];
+        for (size_t k = 0; k < in->n_keys; k++) {
+            ldr_col_free(ek[k]);
+            ldr_col_free(fk[k]);
+        }
+        ldr_col_free(et);
+        ldr_col_free(ft);
+        ldr_col_free(fc);
+    }
+    ldr_free(pe);
+    ldr_free(pf);
+    ldr_free(erow);
+    ldr_free(frow);
+    ldr_free(pout);
+}
+
+typedef enum many_kind { MANY_DENSE, MANY_SPARSE, MANY_STRING, MANY_MULTI, MANY_NKINDS } many_kind;
+
+/* Key k of key value v for a kind (MANY_MULTI: Int64 then String). */
+static void many_append(ldr_col *c, many_kind kind, int k, uint64_t v)
+{
+    char buf[32];
+    if (kind == MANY_STRING || (kind == MANY_MULTI && k == 1)) {
+        snprintf(buf, sizeof buf, "id-%" PRIu64, v);
+        ldr_col_append_str(c, buf, strlen(buf));
+    } else if (kind == MANY_SPARSE) {
+        ldr_col_append_i64(c, (int64_t)(v * 0x9e3779b97f4a7c15ULL));
+    } else {
+        ldr_col_append_i64(c, (int64_t)(kind == MANY_MULTI ? v % 97 : v));
+    }
+}
+
+/* Tens of thousands of rows over thousands of keys, so that the parallel layout uses
+ * both one block per group and blocks of several groups, with nulls, duplicates, a
+ * created column and the filter, for every key path; the engine with 1 to 4 threads
+ * against the reference. */
+TEST(many_groups_threads_1_to_4)
+{
+    rng r = {99};
+    size_t n_e = 30000, n_f = 40000, card = 12000;
+    for (int kind = 0; kind < MANY_NKINDS; kind++) {
+        size_t n_keys = kind == MANY_MULTI ? 2 : 1;
+        ldr_col *ek[2] = {0}, *fk[2] = {0};
+        for (size_t k = 0; k < n_keys; k++) {
+            bool str = kind == MANY_STRING || (kind == MANY_MULTI && k == 1);
+            ek[k] = ldr_col_new(str ? LDR_TYPE_STRING : LDR_TYPE_INT64, n_e);
+            fk[k] = ldr_col_new(str ? LDR_TYPE_STRING : LDR_TYPE_INT64, n_f);
+        }
+        ldr_col *et = ldr_col_new(LDR_TYPE_UNIX_TIMESTAMP, n_e);
+        ldr_col *ft = ldr_col_new(LDR_TYPE_UNIX_TIMESTAMP, n_f);
+        ldr_col *fc = ldr_col_new(LDR_TYPE_UNIX_TIMESTAMP, n_f);
+        for (size_t i = 0; i < n_e; i++) {
+            uint64_t v = rng_below(&r, card);
+            for (size_t k = 0; k < n_keys; k++) {
+                if (rng_below(&r, 100) == 0)
+                    ldr_col_append_null(ek[k]);
+                else
+                    many_append(ek[k], (many_kind)kind, (int)k, v);
+            }
+            if (rng_below(&r, 100) == 0)
+                ldr_col_append_null(et);
+            else
+                ldr_col_append_i64(et, (int64_t)rng_below(&r, 5000) * HOUR);
+        }
+        for (size_t j = 0; j < n_f; j++) {
+            uint64_t v = rng_below(&r, card + card / 10); /* some keys only here */
+            for (size_t k = 0; k < n_keys; k++)
+                many_append(fk[k], (many_kind)kind, (int)k, v);
+            int64_t e = (int64_t)rng_below(&r, 5000) * HOUR;
+            ldr_col_append_i64(ft, e);
+            ldr_col_append_i64(fc, e + (int64_t)rng_below(&r, 3) * 40 * HOUR);
+        }
+        const ldr_col *ekc[2] = {ek[0], ek[1]}, *fkc[2] = {fk[0], fk[1]};
+        ldr_pit_input in = {.entity_keys = ekc,
+                            .entity_ts = et,
+                            .n_entity_rows = n_e,
+                            .feature_keys = fkc,
+                            .feature_ts = ft,
+                            .created_ts = fc,
+                            .n_feature_rows = n_f,
+                            .n_keys = n_keys,
+                            .ttl = kind % 2 ? 0 : 1500 * HOUR,
+                            .filter_by_created = kind >= MANY_STRING};
+        int64_t *ref = ldr_xmalloc(n_e * sizeof(int64_t));
+        reference_by_partition(&in, 2000, ref);
+        size_t hits = 0;
+        for (size_t i = 0; i < n_e; i++)
+            hits += ref[i] >= 0;
+        if (hits < n_e / 3)
+            HARNESS_FAIL("key kind %d: only %zu matches", kind, hits);
+        if (engine_check(&in, ref, NULL) != 0)
+            HARNESS_FAIL("key kind %d", kind);
+        ldr_free(ref);
+        for (size_t k = 0; k < n_keys; k++) {
+            ldr_col_free(ek[k]);
+            ldr_col_free(fk[k]);
+        }
+        ldr_col_free(et);
+        ldr_col_free(ft);
+        ldr_col_free(fc);
+    }
+}
+
 int main(void)
 {
     RUN(feast_basic_pit);
@@ -829,5 +993,6 @@ int main(void)
     RUN(filter_skips_long_runs);
     RUN(filter_rare_passes_any_position);
     RUN(partitioned_join_equals_whole);
+    RUN(many_groups_threads_1_to_4);
     return harness_done();
 }

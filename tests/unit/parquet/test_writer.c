@@ -4,7 +4,8 @@
  * of writer_cases.h (all types, nulls, lists, edge values, each codec, dictionary and
  * PLAIN, several row groups, uneven batches) written and read back with Larder's reader,
  * value for value; statistics checked through row-group pruning; the file protocol
- * (temporary name, rename on close, unlink on abort); and API misuse reported as errors.
+ * (temporary name, rename on close, unlink on abort); API misuse reported as errors; and
+ * files that are byte for byte the same whatever the number of encoding threads.
  * The same cases are read by DuckDB and hyparquet in
  * tests/integration/parquet_writer_duckdb.py. Files go to a fresh directory under /tmp.
  */
@@ -300,6 +301,130 @@ TEST(statistics_prune_row_groups)
     unlink(path);
 }
 
+/* ---- threads ----------------------------------------------------------------------------- */
+
+/* Writes b to path in batches of batch_rows rows (0 = one batch), as pqw_write_case does. */
+static ldr_code write_batches(const char *path, const ldr_batch *b, const ldr_pq_write_opts *o,
+                              size_t batch_rows, ldr_err *err)
+{
+    if (batch_rows == 0)
+        return ldr_pq_write_file(path, b, o, err);
+    ldr_type types[64];
+    for (size_t i = 0; i < b->n_cols; i++)
+        types[i] = b->cols[i]->type;
+    ldr_pq_writer *w =
+        ldr_pq_writer_open(path, (const char *const *)b->names, types, b->n_cols, o, err);
+    if (!w)
+        return err->code;
+    for (size_t r = 0; r < b->n_rows; r += batch_rows) {
+        size_t k = b->n_rows - r < batch_rows ? b->n_rows - r : batch_rows;
+        int64_t *rows = ldr_xmalloc((k ? k : 1) * sizeof *rows);
+        for (size_t i = 0; i < k; i++)
+            rows[i] = (int64_t)(r + i);
+        ldr_batch *part = ldr_batch_new();
+        for (size_t i = 0; i < b->n_cols; i++)
+            ldr_batch_add(part, b->names[i], ldr_col_take(b->cols[i], rows, k));
+        ldr_free(rows);
+        ldr_code rc = ldr_pq_writer_write(w, part, err);
+        ldr_batch_free(part);
+        if (rc) {
+            ldr_pq_writer_abort(w);
+            return rc;
+        }
+    }
+    return ldr_pq_writer_close(w, err);
+}
+
+static const int thread_counts[] = {2, 3, 4, 8, 0};
+
+/* Writes b with every thread count and checks each file equals the serial one. */
+static void check_threads_identical(const char *name, const ldr_batch *b, ldr_pq_write_opts o,
+                                    size_t batch_rows)
+{
+    ldr_err err;
+    const char *path = tmp_path("threads.parquet");
+    o.threads = 1;
+    CHECK_OK(write_batches(path, b, &o, batch_rows, &err), err);
+    ldr_buf want = slurp(path);
+    CHECK(want.len > 12);
+    for (size_t t = 0; t < LDR_ARRAY_LEN(thread_counts); t++) {
+        o.threads = thread_counts[t];
+        CHECK_OK(write_batches(path, b, &o, batch_rows, &err), err);
+        ldr_buf got = slurp(path);
+        if (got.len != want.len || memcmp(got.ptr, want.ptr, want.len) != 0)
+            HARNESS_FAIL("%s: %d threads wrote %zu bytes that differ from the serial %zu", name,
+                         thread_counts[t], got.len, want.len);
+        ldr_buf_fini(&got);
+    }
+    ldr_buf_fini(&want);
+    unlink(path);
+}
+
+/* Every writer case, and a file of many small row groups (in one batch, and in batches
+ * that leave pending rows in flight across calls): the bytes never depend on threads. */
+TEST(threads_write_identical_bytes)
+{
+    for (size_t i = 0; i < LDR_ARRAY_LEN(pqw_cases); i++) {
+        const pqw_case *c = &pqw_cases[i];
+        pqw_rng = 0x9E3779B97F4A7C15u ^ (uint64_t)strlen(c->name);
+        ldr_batch *b = c->make();
+        check_threads_identical(c->name, b, pqw_opts(c), c->batch_rows);
+        ldr_batch_free(b);
+    }
+    size_t n = 20000;
+    ldr_col *k = ldr_col_new(LDR_TYPE_INT64, n), *s = ldr_col_new(LDR_TYPE_STRING, n);
+    ldr_col *f = ldr_col_new(LDR_TYPE_FLOAT64, n);
+    for (size_t i = 0; i < n; i++) {
+        char buf[32];
+        ldr_col_append_i64(k, (int64_t)((i * 2654435761u) % 97));
+        int len = snprintf(buf, sizeof buf, "s%zu", (i * 7) % 5000);
+        ldr_col_append_str(s, buf, (size_t)len);
+        if (i % 13 == 0)
+            ldr_col_append_null(f);
+        else
+            ldr_col_append_f64(f, (double)i / 7.0);
+    }
+    ldr_batch *b = ldr_batch_new();
+    ldr_batch_add(b, "k", k);
+    ldr_batch_add(b, "s", s);
+    ldr_batch_add(b, "f", f);
+    ldr_pq_write_opts o = ldr_pq_write_opts_default();
+    o.row_group_rows = 300;
+    check_threads_identical("many_row_groups", b, o, 0);
+    check_threads_identical("many_row_groups_batches", b, o, 1000);
+    o.codec = LDR_PQ_ZSTD;
+    check_threads_identical("many_row_groups_zstd_batches", b, o, 77);
+    ldr_batch_free(b);
+}
+
+/* Aborting with row groups in flight (pending rows the writer owns) frees everything and
+ * leaves no file; ASan checks for leaks. */
+TEST(threads_abort_in_flight)
+{
+    ldr_err err;
+    const char *names[] = {"x", "y"};
+    ldr_type types[] = {LDR_TYPE_INT64, LDR_TYPE_STRING};
+    ldr_pq_write_opts o = ldr_pq_write_opts_default();
+    o.row_group_rows = 10;
+    o.threads = 4;
+    const char *path = tmp_path("abort_threads.parquet");
+    ldr_pq_writer *w = ldr_pq_writer_open(path, names, types, 2, &o, &err);
+    CHECK(w != NULL);
+    ldr_batch *b = ldr_batch_new();
+    ldr_col *x = ldr_col_new(LDR_TYPE_INT64, 7), *y = ldr_col_new(LDR_TYPE_STRING, 7);
+    for (int64_t i = 0; i < 7; i++) {
+        ldr_col_append_i64(x, i);
+        ldr_col_append_str(y, "abc", 3);
+    }
+    ldr_batch_add(b, "x", x);
+    ldr_batch_add(b, "y", y);
+    for (int i = 0; w && i < 9; i++)
+        CHECK_OK(ldr_pq_writer_write(w, b, &err), err);
+    ldr_pq_writer_abort(w);
+    CHECK(!file_exists(path));
+    ldr_batch_free(b);
+}
+
 /* ---- file protocol and options --------------------------------------------------------- */
 
 TEST(temporary_file_and_rename)
@@ -429,6 +554,8 @@ int main(void)
     RUN(thrift_long_forms_and_errors);
     RUN(cases_roundtrip_through_reader);
     RUN(statistics_prune_row_groups);
+    RUN(threads_write_identical_bytes);
+    RUN(threads_abort_in_flight);
     RUN(temporary_file_and_rename);
     RUN(api_errors);
     RUN(dictionary_and_codecs_shrink_files);
