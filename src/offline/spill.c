@@ -82,6 +82,8 @@ ldr_spill *ldr_spill_open(const char *dir, const char *const *names, const ldr_t
     ldr_pq_write_opts o = ldr_pq_write_opts_default();
     o.row_group_rows = buffer_rows ? buffer_rows : 65536;
     o.statistics = false;
+    o.no_sync = true; /* scratch files: durability buys nothing, fsyncs cost much */
+    o.threads = 1;    /* small row groups, many files: encoding threads would only wait */
     for (unsigned p = 0; p < n_parts; p++) {
         char path[4200];
         part_path(s, p, path, sizeof path);

@@ -140,6 +140,8 @@ typedef struct ldr_pq_write_opts {
     int zstd_level;        /* default 3 */
     int threads;           /* encoding threads: 0 (default) = one per online CPU, 1 = serial;
                               the bytes written do not depend on it */
+    bool no_sync;          /* skip fsync of the file and its directory (temporary files
+                              such as spills, which a crash makes worthless anyway) */
 } ldr_pq_write_opts;
 
 ldr_pq_write_opts ldr_pq_write_opts_default(void);

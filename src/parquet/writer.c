@@ -1532,7 +1532,7 @@ static ldr_code finish(ldr_pq_writer *w, ldr_err *err)
     if (rc || (rc = emit(w, &flen, 4, err)) || (rc = emit(w, "PAR1", 4, err)) ||
         (rc = flush_out(w, err)))
         return rc;
-    if (fsync(w->fd) != 0)
+    if (!w->opts.no_sync && fsync(w->fd) != 0)
         return ldr_err_sys(err, LDR_EIO, errno, "cannot fsync %s", w->tmp);
     int fd = w->fd;
     w->fd = -1;
@@ -1565,7 +1565,8 @@ ldr_code ldr_pq_writer_close(ldr_pq_writer *w, ldr_err *err)
         ldr_pq_writer_abort(w);
         return rc;
     }
-    sync_dir(w->path);
+    if (!w->opts.no_sync)
+        sync_dir(w->path);
     writer_free(w);
     return LDR_OK;
 }
