@@ -110,14 +110,6 @@ typedef struct table {
     size_t cap, used;
 } table;
 
-static uint64_t hash_key(const uint8_t *p, size_t n)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
-    return h ^ (h >> 31);
-}
-
 static void table_grow(table *t)
 {
     size_t ncap = t->cap ? t->cap * 2 : 1024;
@@ -141,7 +133,7 @@ static void table_offer(table *t, ldr_arena *a, const uint8_t *key, size_t len, 
 {
     if ((t->used + 1) * 4 > t->cap * 3)
         table_grow(t);
-    uint64_t h = hash_key(key, len);
+    uint64_t h = ldr_hash_bytes(key, len);
     size_t j = h & (t->cap - 1);
     while (t->slots[j].key) {
         winner *w = &t->slots[j];

@@ -131,14 +131,6 @@ typedef struct keycol {
 
 /* ---- key deduplication ------------------------------------------------------------------- */
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * UINT64_C(1099511628211);
-    return h ^ (h >> 29);
-}
-
 /* Bytes the v3 key of a row needs at most (strings counted exactly). */
 static size_t key_bound(const char *const *names, const ldr_value *vals, size_t nk)
 {
@@ -313,7 +305,7 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
                 break;
             const uint8_t *kp = (const uint8_t *)keys.ptr + start;
             size_t kl = keys.len - start;
-            size_t h = (size_t)hash_bytes(kp, kl) & (cap - 1);
+            size_t h = (size_t)ldr_hash_bytes(kp, kl) & (cap - 1);
             while (slot[h]) {
                 const ldr_online_keyref *o = &refs[slot[h] - 1];
                 if (o->len == kl && !memcmp(o->ptr, kp, kl))
