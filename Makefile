@@ -39,7 +39,10 @@ FUZZ_SECONDS ?= 60
 SUMMARY_ARGS ?=
 
 APT_PACKAGES := build-essential meson ninja-build pkg-config libyaml-dev libjansson-dev \
-	libsqlite3-dev libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev clang libclang-rt-14-dev clang-format python3 sqlite3
+	libsqlite3-dev libh2o-evloop-dev libssl-dev prometheus libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev clang libclang-rt-14-dev clang-format python3 sqlite3 curl openssl
+
+# Only for `make bench` (bench/serve): the load generator and the servers compared.
+BENCH_PACKAGES := wrk nginx-light redis-server redis-tools
 
 SRC_DIRS := src include tests fuzz bench
 SRC_FILES = $(shell find $(SRC_DIRS) -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | LC_ALL=C sort)
@@ -173,6 +176,15 @@ fuzz: deps
 # ---- benchmarks, cleaning ---------------------------------------------------------------
 
 bench:
+	@missing=; for p in $(BENCH_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -qx 'install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then echo "bench: installing$$missing"; \
+		apt-get install -y --no-install-recommends $$missing \
+			|| (apt-get update && apt-get install -y --no-install-recommends $$missing) \
+			|| echo "bench: could not install$$missing; those comparisons will skip"; \
+	fi
 	@if [ -f bench/run.sh ]; then $(MAKE) --no-print-directory all && bash bench/run.sh; \
 	else echo "no benchmarks yet"; fi
 

@@ -7,3 +7,7 @@ cd "$(dirname "$0")/.."
 # shellcheck disable=SC2086
 python3 bench/pit/run.py ${BENCH_ARGS:-}
 python3 bench/scan/run.py
+# The HTTP server against nginx and Redis, its start-up, and the 60 s load test
+# (needs wrk, nginx, redis-server, redis-benchmark: `make bench` installs them).
+# shellcheck disable=SC2086
+python3 bench/serve/run.py ${BENCH_ARGS:-}

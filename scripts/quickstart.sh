@@ -77,5 +77,22 @@ larder_abs=$(cd "$(dirname "$larder")" && pwd)/$(basename "$larder")
     echo "\$ head -5 training.csv"
     head -5 training.csv
     echo
+    # The HTTP server: start it on a free port, query it with curl, stop it (SIGTERM).
+    echo "\$ cd $demo && larder serve --port 0 --port-file serve.port &"
+    "$larder_abs" serve --port 0 --port-file serve.port --log-format plain 2>serve.log &
+    pid=$!
+    for _ in $(seq 100); do [ -s serve.port ] && break; sleep 0.1; done
+    port=$(cat serve.port)
+    body='{"feature_service": "driver_activity", "entities": {"driver_id": [1001, 1002]}}'
+    echo "\$ curl -s localhost:$port/get-online-features -d '$body'"
+    curl -sf "localhost:$port/get-online-features" -d "$body"
+    echo
+    echo "\$ curl -s localhost:$port/health"
+    curl -sf "localhost:$port/health"
+    echo
+    echo "\$ kill -TERM %1 && wait    # drains, exits 0"
+    kill -TERM "$pid"
+    wait "$pid"
+    echo
 )
 echo "quickstart: OK"

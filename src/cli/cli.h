@@ -78,5 +78,6 @@ int cmd_materialize(cli_ctx *ctx, int argc, char **argv);
 int cmd_materialize_incremental(cli_ctx *ctx, int argc, char **argv);
 int cmd_get_online_features(cli_ctx *ctx, int argc, char **argv);
 int cmd_init(cli_ctx *ctx, int argc, char **argv);
+int cmd_serve(cli_ctx *ctx, int argc, char **argv);
 
 #endif /* LDR_CLI_CLI_H */

@@ -39,6 +39,7 @@ static const command commands[] = {
     {"materialize-incremental", cmd_materialize_incremental,
      "Materialize each online view from where it last ended"},
     {"get-online-features", cmd_get_online_features, "Read feature values from the online store"},
+    {"serve", cmd_serve, "Serve features over HTTP (Feast's feature server API)"},
 };
 
 static void usage(FILE *out)

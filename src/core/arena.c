@@ -40,6 +40,26 @@ void ldr_arena_fini(ldr_arena *a)
     a->total = 0;
 }
 
+void ldr_arena_reset(ldr_arena *a)
+{
+    /* Keep the oldest chunk of the default size (the tail of the list); free the rest. */
+    ldr_arena_chunk *keep = NULL, *c = a->head;
+    while (c) {
+        ldr_arena_chunk *next = c->next;
+        if (!next && c->cap == a->chunk_size)
+            keep = c;
+        else
+            ldr_free(c);
+        c = next;
+    }
+    if (keep) {
+        keep->used = 0;
+        keep->next = NULL;
+    }
+    a->head = keep;
+    a->total = 0;
+}
+
 void *ldr_arena_alloc(ldr_arena *a, size_t n)
 {
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);

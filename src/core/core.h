@@ -103,6 +103,9 @@ typedef struct ldr_arena {
 
 void ldr_arena_init(ldr_arena *a, size_t chunk_size);
 void ldr_arena_fini(ldr_arena *a);
+/** Frees everything allocated from a but keeps one chunk for reuse, so a server thread
+ * that resets its arena per request allocates nothing in the steady state. */
+void ldr_arena_reset(ldr_arena *a);
 /** Returns n bytes aligned to 16, uninitialised. Aborts on OOM. Borrowed from a. */
 void *ldr_arena_alloc(ldr_arena *a, size_t n);
 /** Zeroed array of count elements of size bytes (overflow-checked). */

@@ -733,10 +733,80 @@ static void mark_float(char buf[32])
     }
 }
 
+/*
+ * Fast path of the shortest round-trip form, without printf: when |d| = m / 10^k for an
+ * integer m < 10^15 (the first k that works, so the fewest digits), that is the text
+ * %.15g prints (at most one decimal of <= 15 digits lies in a double's rounding interval,
+ * see ldr_fmt_double), and for 1e-4 <= |d| < 1e15 %g prints it in fixed notation, which is
+ * what this writes. The test is exact: m and 10^k (k <= 17) are exact doubles and IEEE
+ * division rounds correctly, as strtod does. Anything else returns false (printf path).
+ */
+static bool fmt_short_decimal(double d, char buf[32])
+{
+    static const double p10[] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+                                 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+    static const uint64_t u10[] = {UINT64_C(1),
+                                   UINT64_C(10),
+                                   UINT64_C(100),
+                                   UINT64_C(1000),
+                                   UINT64_C(10000),
+                                   UINT64_C(100000),
+                                   UINT64_C(1000000),
+                                   UINT64_C(10000000),
+                                   UINT64_C(100000000),
+                                   UINT64_C(1000000000),
+                                   UINT64_C(10000000000),
+                                   UINT64_C(100000000000),
+                                   UINT64_C(1000000000000),
+                                   UINT64_C(10000000000000),
+                                   UINT64_C(100000000000000),
+                                   UINT64_C(1000000000000000),
+                                   UINT64_C(10000000000000000),
+                                   UINT64_C(100000000000000000)};
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15))
+        return false;
+    for (size_t k = 0; k < LDR_ARRAY_LEN(p10); k++) {
+        double x = a * p10[k];
+        if (x >= 1e15)
+            return false;
+        double r = floor(x + 0.5);
+        if (r / p10[k] != a)
+            continue;
+        uint64_t m = (uint64_t)r, ip = m / u10[k], fp = m % u10[k];
+        char tmp[32];
+        size_t n = 0;
+        do {
+            tmp[n++] = (char)('0' + ip % 10);
+            ip /= 10;
+        } while (ip);
+        size_t pos = 0;
+        if (d < 0)
+            buf[pos++] = '-';
+        while (n)
+            buf[pos++] = tmp[--n];
+        if (k) {
+            buf[pos++] = '.';
+            for (size_t i = k; i-- > 0;) {
+                buf[pos + i] = (char)('0' + fp % 10);
+                fp /= 10;
+            }
+            pos += k;
+        }
+        buf[pos] = '\0';
+        return true;
+    }
+    return false;
+}
+
 void ldr_fmt_double(double d, char buf[32])
 {
     if (fmt_special(isnan(d), isinf(d), d < 0, buf))
         return;
+    if (fmt_short_decimal(d, buf)) {
+        mark_float(buf);
+        return;
+    }
     /* For normal doubles the shortest round-trip text has 15, 16 or 17 digits or is what
      * %.15g prints: with trailing zeros trimmed, a k <= 15 digit answer is also the
      * nearest 15-digit decimal, since the rounding interval (2^-53 relative) is narrower

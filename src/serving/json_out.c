@@ -48,6 +48,31 @@ static ldr_code put_ts(ldr_buf *out, ldr_ts ts, ldr_err *err)
     return rc;
 }
 
+/* Event times formatted recently: a response repeats few of them many times (the epoch
+ * for join keys, one event time per entity row across a view's features), and
+ * formatting is a snprintf. Direct-mapped by a hash of the time. */
+#define TS_CACHE_SLOTS 64
+typedef struct ts_cache {
+    ldr_ts ts[TS_CACHE_SLOTS];
+    uint8_t len[TS_CACHE_SLOTS]; /* 0: empty */
+    char text[TS_CACHE_SLOTS][LDR_TS_BUFSZ + 2];
+} ts_cache;
+
+static ldr_code put_ts_cached(ldr_buf *out, ldr_ts ts, ts_cache *c, ldr_err *err)
+{
+    size_t k = (size_t)(((uint64_t)ts * UINT64_C(0x9E3779B97F4A7C15)) >> 58);
+    if (!c->len[k] || c->ts[k] != ts) {
+        char buf[LDR_TS_BUFSZ];
+        int n = snprintf(c->text[k], sizeof c->text[k], "\"%s\"",
+                         ldr_ts_format(ts == LDR_TS_NONE ? 0 : ts, buf));
+        c->ts[k] = ts;
+        c->len[k] = (uint8_t)(n > 0 && (size_t)n < sizeof c->text[k] ? n : 0);
+        if (!c->len[k])
+            return put_ts(out, ts, err);
+    }
+    return ldr_buf_append(out, c->text[k], c->len[k], err);
+}
+
 static ldr_code put_value(ldr_buf *out, const ldr_value *v, ldr_err *err)
 {
     if (v->is_null)
@@ -89,6 +114,8 @@ static ldr_code put_value(ldr_buf *out, const ldr_value *v, ldr_err *err)
 
 ldr_code ldr_serving_response_json(const ldr_online_response *r, ldr_buf *out, ldr_err *err)
 {
+    ts_cache cache;
+    memset(cache.len, 0, sizeof cache.len);
     ldr_code rc = ldr_buf_puts(out, "{\"metadata\":{\"feature_names\":[", err);
     for (size_t c = 0; c < r->n_cols && rc == LDR_OK; c++) {
         if (c)
@@ -125,7 +152,7 @@ ldr_code ldr_serving_response_json(const ldr_online_response *r, ldr_buf *out, l
             if (i)
                 rc = ldr_buf_putc(out, ',', err);
             if (rc == LDR_OK)
-                rc = put_ts(out, r->event_ts[c][i], err);
+                rc = put_ts_cached(out, r->event_ts[c][i], &cache, err);
         }
         if (rc == LDR_OK)
             rc = ldr_buf_puts(out, r->n_rows ? "]}" : "}", err);

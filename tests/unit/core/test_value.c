@@ -11,6 +11,10 @@
 #include "core/core.h"
 
 #include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
 
@@ -1088,6 +1092,75 @@ TEST(value_round_trip_random)
     ldr_arena_fini(&a);
 }
 
+/* The printf search ldr_fmt_double used before its fast path (%.15g, %.16g, %.17g, each
+ * checked by strtod), as the reference the fast path must match byte for byte. */
+static void fmt_double_reference(double d, char buf[32])
+{
+    int prec = fabs(d) < DBL_MIN ? 1 : 15;
+    for (; prec < 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (prec == 17)
+        snprintf(buf, 32, "%.17g", d);
+    if (!strpbrk(buf, ".e"))
+        memcpy(buf + strlen(buf), ".0", 3);
+}
+
+TEST(fmt_double_fast_path_matches_printf)
+{
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    char got[32], want[32];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        switch (i % 4) {
+        case 0: /* short decimals, the common case of stored features */
+            d = (double)(int64_t)(x % 2000000001u - 1000000000) /
+                (double)(uint64_t[]){1, 10, 100, 1000, 10000, 100000, 1000000}[(x >> 40) % 7];
+            break;
+        case 1: /* arbitrary bits */
+            memcpy(&d, &x, sizeof d);
+            break;
+        case 2: /* around the notation boundaries */
+            d = ldexp((double)(x % 1000003), (int)((x >> 32) % 80) - 40);
+            break;
+        default:
+            d = (double)(x % 1000000) / 7.0;
+            break;
+        }
+        if (isnan(d) || isinf(d))
+            continue;
+        ldr_fmt_double(d, got);
+        fmt_double_reference(d, want);
+        if (strcmp(got, want) != 0) {
+            HARNESS_FAIL("%.17g: got %s, want %s", d, got, want);
+            return;
+        }
+    }
+    static const double edges[] = {1e-4,
+                                   9.999999999999999e-5,
+                                   1e15,
+                                   999999999999999.0,
+                                   99999999999999.9,
+                                   0.1,
+                                   0.3,
+                                   -2.5,
+                                   1.0,
+                                   123456789012345.0,
+                                   0.000123,
+                                   -0.0,
+                                   0.0};
+    for (size_t i = 0; i < LDR_ARRAY_LEN(edges); i++) {
+        ldr_fmt_double(edges[i], got);
+        fmt_double_reference(edges[i], want);
+        CHECK_EQ_STR(got, want);
+    }
+}
+
 int main(void)
 {
     RUN(type_names_canonical);
@@ -1121,6 +1194,7 @@ int main(void)
     RUN(fmt_double_cases);
     RUN(fmt_float_cases);
     RUN(fmt_double_round_trip_random);
+    RUN(fmt_double_fast_path_matches_printf);
     RUN(fmt_float_round_trip_random);
     RUN(value_round_trip_random);
     return harness_done();
