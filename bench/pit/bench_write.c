@@ -44,8 +44,8 @@ static char *slurp(const char *path, size_t *len)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *p = malloc(n > 0 ? (size_t)n : 1);
-    *len = p ? fread(p, 1, (size_t)n, f) : 0;
+    char *p = ldr_xmalloc(n > 0 ? (size_t)n : 1);
+    *len = fread(p, 1, n > 0 ? (size_t)n : 0, f);
     fclose(f);
     return p;
 }
@@ -57,7 +57,11 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *list = argc > 2 ? argv[2] : "1,2";
-    int reps = argc > 3 ? atoi(argv[3]) : 5;
+    int reps = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 5;
+    if (reps < 1 || reps > 1000) {
+        fprintf(stderr, "bench_write: REPS must be 1..1000\n");
+        return 2;
+    }
     const char *out = argc > 4 ? argv[4] : "/tmp/bench_write.parquet";
     ldr_err err = {0};
     ldr_pq_reader *r = ldr_pq_reader_open(argv[1], &err);
@@ -70,9 +74,15 @@ int main(int argc, char **argv)
     ldr_pq_reader_close(r);
     char *first = NULL;
     size_t first_len = 0;
-    double *secs = calloc((size_t)reps, sizeof *secs), *cpus = calloc((size_t)reps, sizeof *cpus);
+    double *secs = ldr_xcalloc((size_t)reps, sizeof *secs);
+    double *cpus = ldr_xcalloc((size_t)reps, sizeof *cpus);
     for (const char *p = list; *p;) {
-        int t = atoi(p);
+        char *end;
+        int t = (int)strtol(p, &end, 10);
+        if (end == p || t < 0 || t > 1024) {
+            fprintf(stderr, "bench_write: bad thread count in '%s'\n", list);
+            return 2;
+        }
         bool same = true;
         for (int k = 0; k < reps; k++) {
             ldr_pq_write_opts o = ldr_pq_write_opts_default();
@@ -91,7 +101,7 @@ int main(int argc, char **argv)
                 first_len = len;
             } else {
                 same = same && bytes && len == first_len && memcmp(bytes, first, len) == 0;
-                free(bytes);
+                ldr_free(bytes);
             }
         }
         qsort(secs, (size_t)reps, sizeof *secs, cmp_double);
@@ -100,14 +110,11 @@ int main(int argc, char **argv)
                "%zu bytes, %s\n",
                b->n_rows, b->n_cols, t, secs[reps / 2], secs[0], cpus[reps / 2], first_len,
                same ? "identical to the first run" : "DIFFERENT BYTES");
-        while (*p && *p != ',')
-            p++;
-        if (*p == ',')
-            p++;
+        p = *end == ',' ? end + 1 : end;
     }
-    free(first);
-    free(secs);
-    free(cpus);
+    ldr_free(first);
+    ldr_free(secs);
+    ldr_free(cpus);
     ldr_batch_free(b);
     return 0;
 }
