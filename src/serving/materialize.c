@@ -183,9 +183,21 @@ static const ldr_source *view_source(const ldr_defs *defs, const ldr_view *v, ld
     return s;
 }
 
-static ldr_code write_batch(ldr_online_store *os, mat_view *mv, const ldr_online_row *rows,
-                            size_t n, ldr_err *err)
+static int cmp_row_key(const void *x, const void *y)
 {
+    const ldr_online_row *a = x, *b = y;
+    size_t n = a->key.len < b->key.len ? a->key.len : b->key.len;
+    int c = memcmp(a->key.ptr, b->key.ptr, n);
+    return c ? c : (a->key.len > b->key.len) - (a->key.len < b->key.len);
+}
+
+/* Writes one batch. Its keys are distinct (one winner per key), so the batch may be put
+ * in key order first: neighbouring B-tree pages instead of random ones (the v3 key's
+ * little-endian integers scatter consecutive ids over the whole tree). */
+static ldr_code write_batch(ldr_online_store *os, mat_view *mv, ldr_online_row *rows, size_t n,
+                            ldr_err *err)
+{
+    qsort(rows, n, sizeof *rows, cmp_row_key);
     size_t written = 0;
     ldr_code rc = ldr_online_write(os, &mv->ov, rows, n, &written, err);
     if (rc == LDR_OK)
