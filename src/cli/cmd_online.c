@@ -123,8 +123,7 @@ static int materialize_common(cli_ctx *ctx, int argc, char **argv, bool incremen
             char *copy = owned[n_owned++] = ldr_xstrdup(optarg);
             for (char *save = NULL, *t = strtok_r(copy, ",", &save); t;
                  t = strtok_r(NULL, ",", &save)) {
-                if (n_views == (size_t)argc) /* more names than arguments cannot happen... */
-                    break;
+                views = ldr_xreallocarray(views, n_views + 2, sizeof *views);
                 views[n_views++] = t;
             }
             break;
