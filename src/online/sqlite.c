@@ -194,11 +194,15 @@ static ldr_code end_txn(const sql_store *s, ldr_code rc, ldr_err *err)
 
 /* ---- Tables ---------------------------------------------------------------------------- */
 
-static char *table_name(const ldr_online_view *v)
+/* Writes "<project>_<view>" into buf when it fits (cap bytes), else into a new heap
+ * string; the caller frees a result that is not buf. No snprintf: it runs on every read. */
+static char *table_name(const ldr_online_view *v, char *buf, size_t cap)
 {
-    size_t len = strlen(v->project) + 1 + strlen(v->name) + 1;
-    char *name = ldr_xmalloc(len);
-    snprintf(name, len, "%s_%s", v->project, v->name);
+    size_t lp = strlen(v->project), ln = strlen(v->name);
+    char *name = lp + ln + 2 <= cap ? buf : ldr_xmalloc(lp + ln + 2);
+    memcpy(name, v->project, lp);
+    name[lp] = '_';
+    memcpy(name + lp + 1, v->name, ln + 1);
     return name;
 }
 
@@ -224,14 +228,16 @@ static char *quote_ident(const char *name)
  * whether the table exists). */
 static sql_table *table_of(sql_store *s, const ldr_online_view *v)
 {
-    char *name = table_name(v);
+    char buf[256];
+    char *name = table_name(v, buf, sizeof buf);
     sql_table *t = ldr_map_get(&s->tables, name);
     if (t) {
-        ldr_free(name);
+        if (name != buf)
+            ldr_free(name);
         return t;
     }
     t = ldr_xcalloc(1, sizeof *t);
-    t->name = name;
+    t->name = name != buf ? name : ldr_xstrdup(buf);
     t->quoted = quote_ident(name);
     if (s->n_tables == s->cap_tables) {
         s->cap_tables = s->cap_tables ? s->cap_tables * 2 : 8;
