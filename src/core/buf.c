@@ -63,7 +63,7 @@ static ldr_code reserve(ldr_buf *b, size_t add, ldr_err *err)
  * path append a few bytes at a time (BENCHMARKS.md, "HTTP feature server"). */
 ldr_code ldr_buf_append(ldr_buf *b, const void *data, size_t len, ldr_err *err)
 {
-    if (len < b->cap - b->len) {
+    if (len && len < b->cap - b->len) { /* len 0 may come with data NULL: the slow path */
         memcpy(b->ptr + b->len, data, len);
         b->len += len;
         b->ptr[b->len] = '\0';
