@@ -58,8 +58,17 @@ static ldr_code reserve(ldr_buf *b, size_t add, ldr_err *err)
     return LDR_OK;
 }
 
+/* The fast paths below skip reserve() when the bytes and the NUL already fit: cap never
+ * exceeds max + 1, so fitting in cap also respects max. The JSON writers of the serving
+ * path append a few bytes at a time (BENCHMARKS.md, "HTTP feature server"). */
 ldr_code ldr_buf_append(ldr_buf *b, const void *data, size_t len, ldr_err *err)
 {
+    if (len && len < b->cap - b->len) { /* len 0 may come with data NULL: the slow path */
+        memcpy(b->ptr + b->len, data, len);
+        b->len += len;
+        b->ptr[b->len] = '\0';
+        return LDR_OK;
+    }
     ldr_code rc = reserve(b, len, err);
     if (rc)
         return rc;
@@ -77,6 +86,11 @@ ldr_code ldr_buf_puts(ldr_buf *b, const char *s, ldr_err *err)
 
 ldr_code ldr_buf_putc(ldr_buf *b, char c, ldr_err *err)
 {
+    if (b->cap - b->len > 1) {
+        b->ptr[b->len++] = c;
+        b->ptr[b->len] = '\0';
+        return LDR_OK;
+    }
     return ldr_buf_append(b, &c, 1, err);
 }
 

@@ -280,6 +280,19 @@ ldr_code ldr_ts_parse(const char *s, size_t len, ldr_ts *out, ldr_err *err)
 
 /* ---- Timestamp formatting ------------------------------------------------------------ */
 
+/* Writes v (< 10^width) as exactly `width` decimal digits, zero-padded. */
+static char *put_digits(char *p, uint32_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/* On the serving hot path (every event timestamp of a response), so the common case,
+ * years 0-9999, writes its digits directly: snprintf cost about 3.5 k instructions a call
+ * (BENCHMARKS.md, "HTTP feature server"). The output is the same as the snprintf form. */
 char *ldr_ts_format(ldr_ts ts, char buf[LDR_TS_BUFSZ])
 {
     int64_t days = floor_div(ts, US_PER_DAY);
@@ -289,23 +302,34 @@ char *ldr_ts_format(ldr_ts ts, char buf[LDR_TS_BUFSZ])
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    int64_t sec_of_day = us_of_day / US_PER_SEC;
-    int64_t frac = us_of_day % US_PER_SEC;
-    /* Years outside 0-9999 only arise from timestamps no parser produced; print them
-     * with a sign and at least four digits rather than truncating. */
-    const char *sign = y < 0 ? "-" : "";
-    int64_t ay = y < 0 ? -y : y;
-    int n = snprintf(buf, LDR_TS_BUFSZ,
-                     "%s%04" PRId64 "-%02u-%02uT%02" PRId64 ":%02" PRId64 ":%02" PRId64, sign, ay,
-                     m, d, sec_of_day / 3600, sec_of_day / 60 % 60, sec_of_day % 60);
-    LDR_ASSERT(n > 0 && (size_t)n < LDR_TS_BUFSZ - 8);
-    size_t pos = (size_t)n;
-    if (frac != 0 && frac % 1000 == 0)
-        pos += (size_t)snprintf(buf + pos, LDR_TS_BUFSZ - pos, ".%03" PRId64, frac / 1000);
-    else if (frac != 0)
-        pos += (size_t)snprintf(buf + pos, LDR_TS_BUFSZ - pos, ".%06" PRId64, frac);
-    buf[pos++] = 'Z';
-    buf[pos] = '\0';
+    uint32_t sec_of_day = (uint32_t)(us_of_day / US_PER_SEC);
+    uint32_t frac = (uint32_t)(us_of_day % US_PER_SEC);
+    char *p = buf;
+    if (y >= 0 && y <= 9999) {
+        p = put_digits(p, (uint32_t)y, 4);
+    } else {
+        /* Years outside 0-9999 only arise from timestamps no parser produced; print them
+         * with a sign and at least four digits rather than truncating. */
+        int n = snprintf(buf, LDR_TS_BUFSZ, "%s%04" PRId64, y < 0 ? "-" : "", y < 0 ? -y : y);
+        LDR_ASSERT(n > 0 && (size_t)n < LDR_TS_BUFSZ - 23);
+        p += n;
+    }
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, sec_of_day / 3600, 2);
+    *p++ = ':';
+    p = put_digits(p, sec_of_day / 60 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, sec_of_day % 60, 2);
+    if (frac != 0) {
+        *p++ = '.';
+        p = frac % 1000 == 0 ? put_digits(p, frac / 1000, 3) : put_digits(p, frac, 6);
+    }
+    *p++ = 'Z';
+    *p = '\0';
     return buf;
 }
 

@@ -134,6 +134,8 @@ LDR_MUST_USE ldr_code ldr_json_format_value(const ldr_col *c, size_t row, ldr_bu
 LDR_MUST_USE ldr_code ldr_json_put_string(ldr_buf *out, const char *s, size_t len, ldr_err *err);
 /** Appends bytes as a padded base64 (RFC 4648) JSON string, quotes included. */
 LDR_MUST_USE ldr_code ldr_json_put_base64(ldr_buf *out, const void *s, size_t len, ldr_err *err);
+/** Appends v in decimal (as printf's %lld, without printf). Errors: LDR_ELIMIT from out. */
+LDR_MUST_USE ldr_code ldr_json_put_i64(ldr_buf *out, int64_t v, ldr_err *err);
 
 /**
  * Writes a CSV header row (names quoted only where needed, "\n" line end). With

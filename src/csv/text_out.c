@@ -390,6 +390,11 @@ ldr_code ldr_json_put_string(ldr_buf *out, const char *s, size_t len, ldr_err *e
     return put_json_string(out, s, len, 'j', err);
 }
 
+ldr_code ldr_json_put_i64(ldr_buf *out, int64_t v, ldr_err *err)
+{
+    return put_i64(out, v, err);
+}
+
 ldr_code ldr_json_put_base64(ldr_buf *out, const void *s, size_t len, ldr_err *err)
 {
     return put_base64(out, s, len, err);

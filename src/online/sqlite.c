@@ -17,6 +17,18 @@
  * synchronous=NORMAL and a busy timeout; writes take the lock with BEGIN IMMEDIATE.
  * Statements are prepared once per handle and table and cached (tables are looked up by
  * name in an ldr_map). One handle per thread: the connection is opened NOMUTEX.
+ *
+ * Held read snapshot: a read transaction in autocommit mode costs a few lock system calls
+ * (fcntl on the database and the -shm file) each time, most of a one-key read. So reads
+ * keep their read transaction open between calls and reuse it while the database has
+ * not changed: every commit, by any connection or process, rewrites the WAL-index
+ * header at the start of the -shm file (sqlite.org/walformat.html), and reads compare the
+ * header's first copy (48 bytes, mapped with the VFS's own xShmMap) with the one seen
+ * when the transaction started; any difference ends the transaction and starts a new
+ * one. Reads therefore see every commit that completed before they began, as before.
+ * Writes on the handle end the held transaction first. An idle handle keeps its old
+ * snapshot, which stops checkpoints from recycling the WAL past it until its next read
+ * or close. Without a -shm mapping (not WAL) every read is its own transaction.
  * sqlite.c and registry/registry_sqlite.c are the only files including sqlite3.h.
  */
 #include "online/online.h"
@@ -32,6 +44,7 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define ROW_MAX_BYTES   ((size_t)1 << 30) /* SQLite's default blob limit is 1e9 bytes */
+#define WAL_HDR_BYTES   48                /* one copy of the WAL-index header */
 
 typedef struct sql_table {
     char *name;           /* "<project>_<view>": the map key and the table's name */
@@ -47,6 +60,12 @@ typedef struct sql_store {
     sql_table **list;
     size_t n_tables, cap_tables;
     ldr_buf enc; /* one encoded row at a time */
+    /* The held read snapshot (file comment): shm is the WAL-index header (NULL until
+     * mapped, or when there is none), seen its first copy when the transaction began. */
+    const volatile unsigned char *shm;
+    unsigned char seen[WAL_HDR_BYTES];
+    bool held;
+    bool no_shm; /* mapping failed once: do not retry */
 } sql_store;
 
 /* ---- Errors and statements ------------------------------------------------------------- */
@@ -90,6 +109,67 @@ static void rollback(const sql_store *s)
         (void)exec_sql(s, "ROLLBACK", "rolling back", NULL);
 }
 
+/* Ends the held read snapshot, if any (before writes, checks and close). */
+static void release_snapshot(sql_store *s)
+{
+    if (s->held) {
+        s->held = false;
+        rollback(s);
+    }
+}
+
+/* Maps the WAL-index header through the connection's VFS (the mapping SQLite itself
+ * uses, valid while the connection is in WAL mode, that is, until close). Needs the WAL
+ * open, so it is called once a read has run. */
+static void map_shm(sql_store *s)
+{
+    sqlite3_file *f = NULL;
+    volatile void *p = NULL;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f &&
+        f->pMethods && f->pMethods->iVersion >= 2 && f->pMethods->xShmMap &&
+        f->pMethods->xShmMap(f, 0, 32768, 0, &p) == SQLITE_OK && p)
+        s->shm = (const volatile unsigned char *)p;
+    else
+        s->no_shm = true;
+}
+
+static bool snapshot_current(const sql_store *s)
+{
+    unsigned char now[WAL_HDR_BYTES];
+    __atomic_thread_fence(__ATOMIC_ACQUIRE); /* as SQLite's walShmBarrier before reading */
+    for (size_t i = 0; i < WAL_HDR_BYTES; i++)
+        now[i] = s->shm[i];
+    return memcmp(now, s->seen, WAL_HDR_BYTES) == 0;
+}
+
+/* Makes sure a read transaction on the database's current state is open: the held one
+ * when nothing was committed since it began, else a new one. *txn is set when the
+ * caller must end it (no held snapshot: no -shm mapping). */
+static ldr_code begin_read(sql_store *s, size_t n_keys, bool *txn, ldr_err *err)
+{
+    *txn = false;
+    if (s->held && snapshot_current(s))
+        return LDR_OK;
+    release_snapshot(s);
+    if (!sqlite3_get_autocommit(s->db))
+        return LDR_OK; /* inside a caller's transaction: read in it */
+    if (!s->shm) {
+        /* Without the mapping (first read, or no WAL) a read is its own transaction;
+         * several keys share one, so they come from one snapshot. */
+        if (n_keys <= 1)
+            return LDR_OK;
+        *txn = true;
+        return exec_sql(s, "BEGIN", "starting a read transaction", err);
+    }
+    /* The header is copied before the transaction takes its snapshot: a commit in
+     * between only causes one needless renewal, never a missed change. */
+    for (size_t i = 0; i < WAL_HDR_BYTES; i++)
+        s->seen[i] = s->shm[i];
+    ldr_code rc = exec_sql(s, "BEGIN", "starting a read transaction", err);
+    s->held = rc == LDR_OK;
+    return rc;
+}
+
 /* Starts a write transaction, taking the write lock now rather than at the first write
  * (a deferred transaction that upgrades can fail with SQLITE_BUSY without waiting). */
 static ldr_code begin_write(const sql_store *s, ldr_err *err)
@@ -114,11 +194,15 @@ static ldr_code end_txn(const sql_store *s, ldr_code rc, ldr_err *err)
 
 /* ---- Tables ---------------------------------------------------------------------------- */
 
-static char *table_name(const ldr_online_view *v)
+/* Writes "<project>_<view>" into buf when it fits (cap bytes), else into a new heap
+ * string; the caller frees a result that is not buf. No snprintf: it runs on every read. */
+static char *table_name(const ldr_online_view *v, char *buf, size_t cap)
 {
-    size_t len = strlen(v->project) + 1 + strlen(v->name) + 1;
-    char *name = ldr_xmalloc(len);
-    snprintf(name, len, "%s_%s", v->project, v->name);
+    size_t lp = strlen(v->project), ln = strlen(v->name);
+    char *name = lp + ln + 2 <= cap ? buf : ldr_xmalloc(lp + ln + 2);
+    memcpy(name, v->project, lp);
+    name[lp] = '_';
+    memcpy(name + lp + 1, v->name, ln + 1);
     return name;
 }
 
@@ -144,14 +228,16 @@ static char *quote_ident(const char *name)
  * whether the table exists). */
 static sql_table *table_of(sql_store *s, const ldr_online_view *v)
 {
-    char *name = table_name(v);
+    char buf[256];
+    char *name = table_name(v, buf, sizeof buf);
     sql_table *t = ldr_map_get(&s->tables, name);
     if (t) {
-        ldr_free(name);
+        if (name != buf)
+            ldr_free(name);
         return t;
     }
     t = ldr_xcalloc(1, sizeof *t);
-    t->name = name;
+    t->name = name != buf ? name : ldr_xstrdup(buf);
     t->quoted = quote_ident(name);
     if (s->n_tables == s->cap_tables) {
         s->cap_tables = s->cap_tables ? s->cap_tables * 2 : 8;
@@ -320,6 +406,7 @@ static void sql_close(void *self)
     ldr_map_fini(&s->tables);
     ldr_buf_fini(&s->enc);
     if (s->db) {
+        s->held = false;
         rollback(s);
         int rc = sqlite3_close(s->db);
         LDR_DEBUG_ASSERT(rc == SQLITE_OK); /* every statement is finalized above */
@@ -363,6 +450,7 @@ static ldr_code sql_update(void *self, const ldr_online_view *keep_or_add, size_
                            const ldr_online_view *drop, size_t n_drop, ldr_err *err)
 {
     sql_store *s = self;
+    release_snapshot(s);
     ldr_code rc = begin_write(s, err);
     if (rc != LDR_OK)
         return rc;
@@ -375,6 +463,7 @@ static ldr_code sql_update(void *self, const ldr_online_view *keep_or_add, size_
 static ldr_code sql_teardown(void *self, const ldr_online_view *views, size_t n, ldr_err *err)
 {
     sql_store *s = self;
+    release_snapshot(s);
     ldr_code rc = begin_write(s, err);
     if (rc != LDR_OK)
         return rc;
@@ -430,6 +519,7 @@ static ldr_code sql_write(void *self, const ldr_online_view *v, const ldr_online
                           size_t n, size_t *n_written, ldr_err *err)
 {
     sql_store *s = self;
+    release_snapshot(s);
     sql_table *t = table_of(s, v);
     size_t written = 0;
     ldr_arena a;
@@ -498,29 +588,34 @@ static ldr_code sql_read(void *self, const ldr_online_view *v, const char *const
 {
     sql_store *s = self;
     sql_table *t = table_of(s, v);
-    ldr_code rc = prepare_cached(s, t, v, "SELECT value, event_ts, created_ts FROM ",
-                                 " WHERE entity_key = ?1", &t->select, err);
-    if (rc != LDR_OK)
-        return rc;
-    ldr_online_row_proj proj;
-    ldr_online_row_proj_init(&proj, features, types, n_features, a);
-    /* Several keys: one read transaction, so they come from one snapshot. Point lookups
+    /* All keys in one read transaction, so they come from one snapshot. Point lookups
      * inside it were also the fastest form measured (BENCHMARKS.md, 100 keys: 6.5 k
      * instructions per key, against 7.4 k for IN (...) batches and 8.5 k for a read
-     * transaction per key); for one key every form is the same B-tree descent. */
-    bool txn = n_keys > 1 && sqlite3_get_autocommit(s->db);
-    if (txn && (rc = exec_sql(s, "BEGIN", "starting a read transaction", err)) != LDR_OK)
+     * transaction per key). The transaction is held for the next call (file comment);
+     * it begins before the statement is prepared, so the schema is the current one. */
+    bool txn;
+    ldr_code rc = begin_read(s, n_keys, &txn, err);
+    if (rc != LDR_OK)
         return rc;
-    for (size_t i = 0; i < n_keys && rc == LDR_OK; i++)
-        rc = read_key(s, t, v, &proj, &keys[i], a, &out[i], err);
+    rc = prepare_cached(s, t, v, "SELECT value, event_ts, created_ts FROM ",
+                        " WHERE entity_key = ?1", &t->select, err);
+    if (rc == LDR_OK) {
+        ldr_online_row_proj proj;
+        ldr_online_row_proj_init(&proj, features, types, n_features, a);
+        for (size_t i = 0; i < n_keys && rc == LDR_OK; i++)
+            rc = read_key(s, t, v, &proj, &keys[i], a, &out[i], err);
+    }
     if (txn)
         rollback(s); /* nothing to commit */
+    if (!s->shm && !s->no_shm && rc == LDR_OK)
+        map_shm(s); /* a read ran, so the WAL is open */
     return rc;
 }
 
 static ldr_code sql_integrity_check(void *self, ldr_err *err)
 {
     sql_store *s = self;
+    release_snapshot(s);
     sqlite3_stmt *st;
     int src = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
     if (src != SQLITE_OK)

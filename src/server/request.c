@@ -1,6 +1,8 @@
 /*
  * request.c -- request bodies to typed requests (see ldr_srv_parse in server.h).
  *
+ * The common /get-online-features body goes through the purpose-built parser of
+ * request_fast.c; everything else, and everything that parser declines, through jansson.
  * jansson parses (strict: duplicate keys, invalid UTF-8, NULs and trailing bytes are
  * refused), after a linear pre-scan that refuses nesting deeper than the limit without
  * recursing. The tree is then walked once by a small schema per endpoint: every member
@@ -463,6 +465,17 @@ ldr_code ldr_srv_parse(ldr_srv_endpoint ep, const char *body, size_t len, const 
                             lim->max_body);
     if (len == 0)
         return ldr_err_setf(err, LDR_ECORRUPT, "the request needs a JSON body");
+    if (ep == LDR_EP_GET_ONLINE && ldr__srv_parse_online_fast(body, len, lim, a, &out->online))
+        return LDR_OK;
+    return ldr__srv_parse_json(ep, body, len, lim, now, a, out, err);
+}
+
+ldr_code ldr__srv_parse_json(ldr_srv_endpoint ep, const char *body, size_t len,
+                             const ldr_srv_limits *lim, ldr_ts now, ldr_arena *a,
+                             ldr_srv_request *out, ldr_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->ep = ep;
     unsigned depth = nesting_depth(body, len, lim->max_depth);
     if (depth > lim->max_depth)
         return ldr_err_setf(err, LDR_ECORRUPT, "JSON nested deeper than %u levels", lim->max_depth);

@@ -148,6 +148,20 @@ LDR_MUST_USE ldr_code ldr_srv_parse(ldr_srv_endpoint ep, const char *body, size_
                                     const ldr_srv_limits *limits, ldr_ts now, ldr_arena *a,
                                     ldr_srv_request *out, ldr_err *err);
 
+/** Internal (request.c): ldr_srv_parse without the fast path and without the body size
+ * checks: always jansson. For tests comparing the two parsers. */
+LDR_MUST_USE ldr_code ldr__srv_parse_json(ldr_srv_endpoint ep, const char *body, size_t len,
+                                          const ldr_srv_limits *limits, ldr_ts now, ldr_arena *a,
+                                          ldr_srv_request *out, ldr_err *err);
+
+/** Internal (request_fast.c): parses the common /get-online-features body shape
+ * ("features" strings, "entities" of integer or string columns, optional
+ * "full_feature_names", no escapes) into out, with strings copied into a. Returns false,
+ * with out zeroed, for any other body, valid or not: the caller then uses jansson, so
+ * errors never come from here. Pure and reentrant. */
+bool ldr__srv_parse_online_fast(const char *body, size_t len, const ldr_srv_limits *limits,
+                                ldr_arena *a, ldr_online_request *out);
+
 /**
  * Converts one frame cell to type `to` for column `col`, row `row` (messages name both):
  * numbers to numbers when exact (1.0 -> Int64 1; 2^40 -> Int32 refused), String to

@@ -50,7 +50,7 @@ static ldr_code put_ts(ldr_buf *out, ldr_ts ts, ldr_err *err)
 
 /* Event times formatted recently: a response repeats few of them many times (the epoch
  * for join keys, one event time per entity row across a view's features), and
- * formatting is a snprintf. Direct-mapped by a hash of the time. */
+ * formatting costs a few hundred instructions. Direct-mapped by a hash of the time. */
 #define TS_CACHE_SLOTS 64
 typedef struct ts_cache {
     ldr_ts ts[TS_CACHE_SLOTS];
@@ -62,13 +62,11 @@ static ldr_code put_ts_cached(ldr_buf *out, ldr_ts ts, ts_cache *c, ldr_err *err
 {
     size_t k = (size_t)(((uint64_t)ts * UINT64_C(0x9E3779B97F4A7C15)) >> 58);
     if (!c->len[k] || c->ts[k] != ts) {
-        char buf[LDR_TS_BUFSZ];
-        int n = snprintf(c->text[k], sizeof c->text[k], "\"%s\"",
-                         ldr_ts_format(ts == LDR_TS_NONE ? 0 : ts, buf));
+        char *t = c->text[k];
+        size_t n = strlen(ldr_ts_format(ts == LDR_TS_NONE ? 0 : ts, t + 1));
+        t[0] = t[n + 1] = '"';
         c->ts[k] = ts;
-        c->len[k] = (uint8_t)(n > 0 && (size_t)n < sizeof c->text[k] ? n : 0);
-        if (!c->len[k])
-            return put_ts(out, ts, err);
+        c->len[k] = (uint8_t)(n + 2);
     }
     return ldr_buf_append(out, c->text[k], c->len[k], err);
 }
@@ -77,7 +75,6 @@ static ldr_code put_value(ldr_buf *out, const ldr_value *v, ldr_err *err)
 {
     if (v->is_null)
         return ldr_buf_puts(out, "null", err);
-    char buf[32];
     if (ldr_type_is_list(v->type)) {
         ldr_code rc = ldr_buf_putc(out, '[', err);
         for (size_t i = 0; i < v->u.list.n && rc == LDR_OK; i++) {
@@ -90,11 +87,9 @@ static ldr_code put_value(ldr_buf *out, const ldr_value *v, ldr_err *err)
     }
     switch (v->type) {
     case LDR_TYPE_INT32:
-        snprintf(buf, sizeof buf, "%d", (int)v->u.i32);
-        return ldr_buf_puts(out, buf, err);
+        return ldr_json_put_i64(out, v->u.i32, err);
     case LDR_TYPE_INT64:
-        snprintf(buf, sizeof buf, "%lld", (long long)v->u.i64);
-        return ldr_buf_puts(out, buf, err);
+        return ldr_json_put_i64(out, v->u.i64, err);
     case LDR_TYPE_FLOAT32:
         return put_double(out, (double)v->u.f32, true, err);
     case LDR_TYPE_FLOAT64:

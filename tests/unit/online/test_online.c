@@ -1259,6 +1259,48 @@ TEST(sqlite_reopen_and_second_handle)
     ldr_arena_fini(&a);
 }
 
+/* Reads keep their read transaction between calls (sqlite.c, "held read snapshot"):
+ * every commit of another handle must still be visible to the next read, on the same
+ * key, on a second key, across a table drop and re-create, and after the reader's own
+ * writes. */
+TEST(sqlite_held_snapshot_sees_commits)
+{
+    char path[128];
+    fresh_path(path, sizeof path);
+    ldr_err err;
+    ldr_online_store *r = open_type("sqlite", path, &err);
+    ldr_online_store *w = open_type("sqlite", path, &err);
+    CHECK(r && w);
+    if (!r || !w)
+        return;
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_OK(ldr_online_update(w, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(w, &v, 1, 10, "a", 5, 6, NULL, &err), err);
+    for (int64_t i = 0; i < 20; i++) {
+        CHECK_XS(r, &v, 1, 10 + i, 5 + i, 6);
+        CHECK_XS(r, &v, 1, 10 + i, 5 + i, 6); /* unchanged: the held snapshot */
+        CHECK_OK(write_xs(w, &v, 1, 11 + i, "a", 6 + i, 6, NULL, &err), err);
+        CHECK_OK(write_xs(w, &v, 2, 100 + i, "b", 6 + i, 6, NULL, &err), err);
+        CHECK_XS(r, &v, 2, 100 + i, 6 + i, 6);
+    }
+    CHECK_OK(write_xs(r, &v, 3, 7, "c", 1, 1, NULL, &err), err); /* a write on the reader */
+    CHECK_XS(w, &v, 3, 7, 1, 1);
+    CHECK_XS(r, &v, 3, 7, 1, 1);
+    CHECK_OK(ldr_online_teardown(w, &v, 1, &err), err);
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_online_keyref k = key_i64(&a, "driver_id", 1);
+    ldr_online_hit h;
+    CHECK_FAILS(ldr_online_read(r, &v, xs_names, xs_types, 2, &k, 1, &a, &h, &err), LDR_ENOTFOUND);
+    CHECK_OK(ldr_online_update(w, &v, 1, NULL, 0, &err), err);
+    CHECK_OK(write_xs(w, &v, 1, 42, "d", 9, 9, NULL, &err), err);
+    CHECK_XS(r, &v, 1, 42, 9, 9);
+    CHECK_OK(ldr_online_integrity_check(r, &err), err);
+    ldr_online_close(r);
+    ldr_online_close(w);
+    ldr_arena_fini(&a);
+}
+
 TEST(sqlite_corrupt_row_is_a_clear_error)
 {
     char path[128];
@@ -1532,6 +1574,7 @@ int main(void)
     RUN(entityless_and_composite_keys_sqlite);
     RUN(sqlite_file_layout);
     RUN(sqlite_reopen_and_second_handle);
+    RUN(sqlite_held_snapshot_sees_commits);
     RUN(sqlite_corrupt_row_is_a_clear_error);
     RUN(sqlite_damaged_file);
     RUN(sqlite_quotes_identifiers);

@@ -3,7 +3,9 @@
  * parsed into typed requests (Feast's shapes), the error classes that become HTTP
  * statuses (LDR_ECORRUPT 400, LDR_EINVAL 422, LDR_ELIMIT 413) with their messages, cell
  * conversion of pushed values (exact numbers, ranges, base64, timestamps, lists, the
- * int -> String join key rule) and the error JSON.
+ * int -> String join key rule) and the error JSON. The fast /get-online-features parser
+ * (request_fast.c) is compared with the jansson walk on bodies it takes, and must
+ * decline every other body.
  */
 #include "server/server.h"
 
@@ -39,6 +41,93 @@ TEST(online_request)
     CHECK_EQ_I64(q.online.entity_values[0][1].u.i64, 2);
     CHECK(q.online.entity_values[1][1].is_null);
     ldr_arena_fini(&a);
+}
+
+/* The two parsers' results are the same request. */
+static void check_same_online(const ldr_online_request *f, const ldr_online_request *j)
+{
+    CHECK_EQ_I64(f->n_features, j->n_features);
+    for (size_t i = 0; i < f->n_features && i < j->n_features; i++)
+        CHECK_EQ_STR(f->features[i], j->features[i]);
+    CHECK(f->feature_service == NULL && j->feature_service == NULL);
+    CHECK(f->full_feature_names == j->full_feature_names);
+    CHECK_EQ_I64(f->n_entity_cols, j->n_entity_cols);
+    CHECK_EQ_I64(f->n_rows, j->n_rows);
+    for (size_t c = 0; c < f->n_entity_cols && c < j->n_entity_cols; c++) {
+        CHECK_EQ_STR(f->entity_names[c], j->entity_names[c]);
+        for (size_t r = 0; r < f->n_rows && r < j->n_rows; r++) {
+            const ldr_value *x = &f->entity_values[c][r], *y = &j->entity_values[c][r];
+            CHECK(x->type == y->type && x->is_null == y->is_null);
+            if (x->type == LDR_TYPE_INT64 && y->type == LDR_TYPE_INT64)
+                CHECK_EQ_I64(x->u.i64, y->u.i64);
+            if (x->type == LDR_TYPE_STRING && y->type == LDR_TYPE_STRING) {
+                CHECK_EQ_I64(x->u.str.len, y->u.str.len);
+                CHECK_EQ_STR(x->u.str.ptr, y->u.str.ptr);
+            }
+        }
+    }
+}
+
+TEST(online_fast_parser)
+{
+    static const char *const taken[] = {
+        "{\"features\":[\"v:a\",\"v:b\"],\"entities\":{\"driver_id\":[7]}}",
+        " {\n\t\"entities\" : { \"a\" : [ -0 , 123456789012345678, -5 ] ,\"b\":[\"\",\"x "
+        "y\",\"9\"]} ,"
+        "\"full_feature_names\": false, \"features\" : [ \"v:a\" ] }\r\n",
+        "{\"features\":[\"v:a\",\"v:a\"],\"entities\":{\"k\":[0]},\"full_feature_names\":true}",
+    };
+    static const char *const declined[] = {
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1.0]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1e3]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[01]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1234567890123456789]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[null]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1,2,3,4]}}", /* over max_entities */
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1],\"k\":[2]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1],\"j\":[2,3]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"\":[1]}}",
+        "{\"features\":[\"v:a\"],\"features\":[\"v:b\"],\"entities\":{\"k\":[1]}}",
+        "{\"features\":[],\"entities\":{\"k\":[1]}}",
+        "{\"features\":[\"\"],\"entities\":{\"k\":[1]}}",
+        "{\"features\":[\"v:\\u0061\"],\"entities\":{\"k\":[1]}}",
+        "{\"features\":[\"v:\xc3\xa9\"],\"entities\":{\"k\":[1]}}",
+        "{\"features\":[\"v:a\",],\"entities\":{\"k\":[1]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1]}} x",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1]}",
+        "{\"features\":[\"v:a\"]}",
+        "{\"entities\":{\"k\":[1]}}",
+        "{\"feature_service\":\"s\",\"entities\":{\"k\":[1]}}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1]},\"full_feature_names\":null}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1]},\"full_feature_names\":tru}",
+        "{\"features\":[\"v:a\"],\"entities\":{\"k\":[1]},\"featurs\":1}",
+    };
+    ldr_srv_limits lim = ldr_srv_limits_default();
+    lim.max_entities = 3;
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
+        ldr_arena a;
+        ldr_arena_init(&a, 0);
+        ldr_online_request f;
+        ldr_srv_request j;
+        ldr_err err;
+        CHECK(ldr__srv_parse_online_fast(taken[i], strlen(taken[i]), &lim, &a, &f));
+        CHECK_OK(ldr__srv_parse_json(LDR_EP_GET_ONLINE, taken[i], strlen(taken[i]), &lim, 0, &a, &j,
+                                     &err),
+                 err);
+        check_same_online(&f, &j.online);
+        ldr_arena_fini(&a);
+    }
+    for (size_t i = 0; i < sizeof declined / sizeof *declined; i++) {
+        ldr_arena a;
+        ldr_arena_init(&a, 0);
+        ldr_online_request f;
+        if (ldr__srv_parse_online_fast(declined[i], strlen(declined[i]), &lim, &a, &f))
+            HARNESS_FAIL("the fast parser took %s", declined[i]);
+        CHECK_EQ_I64(f.n_features + f.n_entity_cols, 0);
+        ldr_arena_fini(&a);
+    }
 }
 
 TEST(error_classes)
@@ -151,6 +240,7 @@ TEST(error_json)
 int main(void)
 {
     RUN(online_request);
+    RUN(online_fast_parser);
     RUN(error_classes);
     RUN(materialize_requests);
     RUN(cell_conversion);
