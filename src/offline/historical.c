@@ -49,13 +49,9 @@ static ldr_type key_type(const ldr_defs *defs, const ldr_view *v, const ldr_enti
 /* The file source a view reads (a push source's batch source). */
 static const ldr_source *view_source(const ldr_defs *defs, const ldr_view *v, ldr_err *err)
 {
-    const ldr_source *s = ldr_defs_find_source(defs, v->source);
-    if (s && s->kind == LDR_SOURCE_PUSH)
-        s = ldr_defs_find_source(defs, s->batch_source);
-    if (!s || s->kind != LDR_SOURCE_FILE) {
-        ldr_err_setf(err, LDR_ENOTFOUND, "feature view '%s': no file source to read", v->name);
-        return NULL;
-    }
+    const ldr_source *s = ldr_view_file_source(defs, v, err);
+    if (!s)
+        ldr_err_prefix(err, "feature view '%s': ", v->name);
     return s;
 }
 

@@ -32,6 +32,18 @@ ldr_type ldr_view_key_type(const ldr_view *v, const ldr_entity *e)
     return LDR_TYPE_STRING;
 }
 
+const ldr_source *ldr_view_file_source(const ldr_defs *defs, const ldr_view *v, ldr_err *err)
+{
+    const ldr_source *s = ldr_defs_find_source(defs, v->source);
+    if (s && s->kind == LDR_SOURCE_PUSH)
+        s = ldr_defs_find_source(defs, s->batch_source);
+    if (!s || s->kind != LDR_SOURCE_FILE) {
+        ldr_err_setf(err, LDR_ENOTFOUND, "no file source to read");
+        return NULL;
+    }
+    return s;
+}
+
 const char *ldr_fplan_request_col(const ldr_fplan_proj *pr, const char *join_key)
 {
     for (size_t i = 0; i < pr->join_key_map.n; i++)

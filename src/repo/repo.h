@@ -170,6 +170,9 @@ typedef struct ldr_fplan {
 LDR_MUST_USE ldr_code ldr_fplan_build(const ldr_defs *defs, const char *const *refs, size_t n_refs,
                                       const char *service, bool full_names, ldr_arena *a,
                                       ldr_fplan *out, ldr_err *err);
+/** The file source a view's rows come from: its source, or a push source's batch source.
+ * NULL with LDR_ENOTFOUND ("no file source to read"; callers name the view) otherwise. */
+const ldr_source *ldr_view_file_source(const ldr_defs *defs, const ldr_view *v, ldr_err *err);
 /** The request column a projection reads a view's join key from (join_key_map). */
 const char *ldr_fplan_request_col(const ldr_fplan_proj *pr, const char *join_key);
 

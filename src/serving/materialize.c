@@ -171,18 +171,6 @@ static int cmp_winner(const void *x, const void *y)
 
 /* ---- one view ------------------------------------------------------------------------------- */
 
-static const ldr_source *view_source(const ldr_defs *defs, const ldr_view *v, ldr_err *err)
-{
-    const ldr_source *s = ldr_defs_find_source(defs, v->source);
-    if (s && s->kind == LDR_SOURCE_PUSH)
-        s = ldr_defs_find_source(defs, s->batch_source);
-    if (!s || s->kind != LDR_SOURCE_FILE) {
-        ldr_err_setf(err, LDR_ENOTFOUND, "no file source to read");
-        return NULL;
-    }
-    return s;
-}
-
 static int cmp_row_key(const void *x, const void *y)
 {
     const ldr_online_row *a = x, *b = y;
@@ -209,7 +197,7 @@ static ldr_code run_view(mat_view *mv, ldr_err *err)
 {
     const ldr_view *v = mv->view;
     const ldr_defs *defs = mv->defs;
-    const ldr_source *src = view_source(defs, v, err);
+    const ldr_source *src = ldr_view_file_source(defs, v, err);
     if (!src)
         return LDR_ENOTFOUND;
     ldr_offline_scan *scan = ldr_offline_scan_open(mv->cfg, src, mv->start, mv->end, err);

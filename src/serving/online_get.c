@@ -146,7 +146,7 @@ static size_t key_bound(const char *const *names, const ldr_value *vals, size_t 
 /* ---- the request --------------------------------------------------------------------------- */
 
 static ldr_code missing_keys(const ldr_online_request *req, const char *const *missing,
-                             size_t n_missing, ldr_arena *a, ldr_err *err)
+                             size_t n_missing, ldr_err *err)
 {
     ldr_buf m, p;
     ldr_buf_init(&m, 4096);
@@ -161,7 +161,6 @@ static ldr_code missing_keys(const ldr_online_request *req, const char *const *m
                                m.ptr ? m.ptr : "", p.ptr ? p.ptr : "");
     ldr_buf_fini(&m);
     ldr_buf_fini(&p);
-    (void)a;
     return rc;
 }
 
@@ -225,7 +224,7 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
             return rc;
     }
     if (n_missing)
-        return missing_keys(req, missing, n_missing, a, err);
+        return missing_keys(req, missing, n_missing, err);
 
     /* Output columns: join keys (request column order), then features. */
     size_t n_jk = 0;
