@@ -39,10 +39,10 @@ FUZZ_SECONDS ?= 60
 SUMMARY_ARGS ?=
 
 APT_PACKAGES := build-essential meson ninja-build pkg-config libyaml-dev libjansson-dev \
-	libsqlite3-dev libh2o-evloop-dev libssl-dev prometheus libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev clang libclang-rt-14-dev clang-format python3 sqlite3 curl openssl
+	libsqlite3-dev libhiredis-dev redis-server redis-tools libh2o-evloop-dev libssl-dev prometheus libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev clang libclang-rt-14-dev clang-format python3 sqlite3 curl openssl
 
 # Only for `make bench` (bench/serve): the load generator and the servers compared.
-BENCH_PACKAGES := wrk nginx-light redis-server redis-tools
+BENCH_PACKAGES := wrk nginx-light
 
 SRC_DIRS := src include tests fuzz bench
 SRC_FILES = $(shell find $(SRC_DIRS) -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | LC_ALL=C sort)
