@@ -58,6 +58,11 @@ static ldr_code reserve(ldr_buf *b, size_t add, ldr_err *err)
     return LDR_OK;
 }
 
+ldr_code ldr_buf_reserve(ldr_buf *b, size_t add, ldr_err *err)
+{
+    return reserve(b, add, err);
+}
+
 /* The fast paths below skip reserve() when the bytes and the NUL already fit: cap never
  * exceeds max + 1, so fitting in cap also respects max. The JSON writers of the serving
  * path append a few bytes at a time (BENCHMARKS.md, "HTTP feature server"). */

@@ -133,6 +133,10 @@ void ldr_buf_fini(ldr_buf *b);
 void ldr_buf_reset(ldr_buf *b);
 LDR_MUST_USE ldr_code ldr_buf_append(ldr_buf *b, const void *data, size_t len, ldr_err *err);
 LDR_MUST_USE ldr_code ldr_buf_puts(ldr_buf *b, const char *s, ldr_err *err);
+/** Makes room for add more bytes (and the NUL) without changing the content, so a writer
+ * may fill ptr[len .. len + add) directly and then advance len (and write the NUL).
+ * LDR_ELIMIT when len + add would pass the maximum. */
+LDR_MUST_USE ldr_code ldr_buf_reserve(ldr_buf *b, size_t add, ldr_err *err);
 LDR_MUST_USE ldr_code ldr_buf_putc(ldr_buf *b, char c, ldr_err *err);
 LDR_MUST_USE ldr_code ldr_buf_printf(ldr_buf *b, ldr_err *err, const char *fmt, ...)
     LDR_PRINTF(3, 4);

@@ -222,6 +222,26 @@ static int cmp_hash_ix(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* Sorts by (hash, index). Insertion sort for the usual handful of requested features
+ * (qsort's indirect calls were most of a 10-feature projection's cost), qsort above. */
+static void sort_hash_ix(hash_ix *v, size_t n)
+{
+    if (n > 32) {
+        qsort(v, n, sizeof *v, cmp_hash_ix);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        hash_ix x = v[i];
+        size_t j = i;
+        while (j > 0 &&
+               (v[j - 1].hash > x.hash || (v[j - 1].hash == x.hash && v[j - 1].index > x.index))) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
 static uint32_t name_hash(const char *name)
 {
     return ldr_murmur3_32(name, strlen(name), 0);
@@ -241,8 +261,7 @@ ldr_code ldr_online_row_layout_init(ldr_online_row_layout *l, const ldr_field *f
         l->hashes[i] = name_hash(features[i].name);
         sorted[i] = (hash_ix){l->hashes[i], i};
     }
-    if (n > 1)
-        qsort(sorted, n, sizeof *sorted, cmp_hash_ix);
+    sort_hash_ix(sorted, n);
     for (size_t i = 1; i < n; i++) {
         if (sorted[i].hash != sorted[i - 1].hash)
             continue;
@@ -671,15 +690,14 @@ static bool convert(const ldr_value *in, ldr_type want, ldr_arena *a, ldr_value 
 void ldr_online_row_proj_init(ldr_online_row_proj *p, const char *const *names,
                               const ldr_type *types, size_t n, ldr_arena *a)
 {
-    hash_ix *sorted = ldr_arena_calloc(a, n, sizeof *sorted);
+    hash_ix *sorted = ldr_arena_alloc(a, (n + 1) * sizeof *sorted);
     for (size_t i = 0; i < n; i++)
         sorted[i] = (hash_ix){name_hash(names[i]), i};
-    if (n > 1)
-        qsort(sorted, n, sizeof *sorted, cmp_hash_ix);
+    sort_hash_ix(sorted, n);
     p->n = n;
     p->types = types;
-    p->hashes = ldr_arena_calloc(a, n, sizeof *p->hashes);
-    p->index = ldr_arena_calloc(a, n, sizeof *p->index);
+    p->hashes = ldr_arena_alloc(a, (n + 1) * sizeof *p->hashes);
+    p->index = ldr_arena_alloc(a, (n + 1) * sizeof *p->index);
     for (size_t i = 0; i < n; i++) {
         p->hashes[i] = sorted[i].hash;
         p->index[i] = sorted[i].index;

@@ -98,14 +98,116 @@ static const char *online_notfound_type(const ldr_defs *defs, const ldr_online_r
     return "FeatureNotFound";
 }
 
+/* ---- prepared feature lists (ldr_srv_prep_cache) ---------------------------------------- */
+
+void ldr__srv_prep_cache_init(ldr_srv_prep_cache *c)
+{
+    memset(c, 0, sizeof *c);
+    ldr_arena_init(&c->arena, 16u << 10);
+}
+
+void ldr__srv_prep_cache_fini(ldr_srv_prep_cache *c)
+{
+    ldr_arena_fini(&c->arena);
+}
+
+static void prep_cache_clear(ldr_srv_prep_cache *c)
+{
+    ldr_arena_reset(&c->arena);
+    memset(c->slots, 0, sizeof c->slots);
+    c->n = 0;
+}
+
+/* The cache key of a request's feature list: a flag byte (full_feature_names, service),
+ * then the service name, or each feature as a 4-byte length and its bytes (so no two
+ * lists share a key). Into buf; 0 when it does not fit (such requests are not cached). */
+static size_t prep_key(const ldr_online_request *q, char *buf, size_t cap)
+{
+    size_t n = 0;
+    if (cap < 1)
+        return 0;
+    buf[n++] = (char)((q->full_feature_names ? 1 : 0) | (q->feature_service ? 2 : 0));
+    if (q->feature_service) {
+        size_t l = strlen(q->feature_service);
+        if (l > cap - n)
+            return 0;
+        memcpy(buf + n, q->feature_service, l);
+        return n + l;
+    }
+    for (size_t i = 0; i < q->n_features; i++) {
+        size_t l = strlen(q->features[i]);
+        if (l > UINT32_MAX || cap - n < 4 || l > cap - n - 4)
+            return 0;
+        uint32_t l32 = (uint32_t)l;
+        memcpy(buf + n, &l32, 4);
+        memcpy(buf + n + 4, q->features[i], l);
+        n += 4 + l;
+    }
+    return n;
+}
+
+/* The prepared form of q's features on the worker's snapshot: from the cache, or
+ * prepared and added. NULL when preparing fails (the request then runs unprepared and
+ * reports the error itself) or the key is too long to cache. */
+static const ldr_online_prep *prep_get(ldr_srv_worker *w, const ldr_defs *defs,
+                                       const ldr_online_request *q)
+{
+    ldr_srv_prep_cache *c = w->prep;
+    char key[2048];
+    size_t kl = prep_key(q, key, sizeof key);
+    if (!kl)
+        return NULL;
+    if (c->snap_gen != w->snap_gen) {
+        prep_cache_clear(c);
+        c->snap_gen = w->snap_gen;
+    }
+    uint64_t h = ldr_hash_bytes(key, kl);
+    size_t i = (size_t)h & (LDR_SRV_PREP_SLOTS - 1);
+    while (c->slots[i].key) {
+        ldr_srv_prep_entry *e = &c->slots[i];
+        if (e->hash == h && e->key_len == kl && !memcmp(e->key, key, kl))
+            return &e->prep;
+        i = (i + 1) & (LDR_SRV_PREP_SLOTS - 1);
+    }
+    if (c->n >= LDR_SRV_PREP_MAX) {
+        prep_cache_clear(c);
+        i = (size_t)h & (LDR_SRV_PREP_SLOTS - 1);
+    }
+    ldr_online_prep prep;
+    ldr_err e;
+    /* Resolve into the request arena first: failures must not grow the cache. */
+    if (ldr_serving_prepare(defs, w->srv->cfg->project, q->features, q->n_features,
+                            q->feature_service, q->full_feature_names, &w->arena, &prep,
+                            &e) != LDR_OK)
+        return NULL;
+    ldr_srv_prep_entry *slot = &c->slots[i];
+    /* The cached copy: prepare again into the cache's arena (copies every name it needs
+     * from defs-owned or request-owned memory into plan structures). */
+    if (ldr_serving_prepare(defs, w->srv->cfg->project, q->features, q->n_features,
+                            q->feature_service, q->full_feature_names, &c->arena, &slot->prep,
+                            &e) != LDR_OK)
+        return NULL;
+    char *k = ldr_arena_alloc(&c->arena, kl);
+    memcpy(k, key, kl);
+    slot->key = k;
+    slot->key_len = kl;
+    slot->hash = h;
+    c->n++;
+    return &slot->prep;
+}
+
 /* Counts statuses per view into the worker's metrics (one lock per request). */
 static void count_statuses(ldr_srv_worker *w, const ldr_defs *defs, const ldr_online_request *q,
-                           const ldr_online_response *resp, double read_s)
+                           const ldr_online_prep *prep, const ldr_online_response *resp,
+                           double read_s)
 {
     ldr_arena *a = &w->arena;
     size_t n_feat = 0;
     const char **view_of = NULL;
-    if (q->feature_service) {
+    if (prep) {
+        n_feat = prep->plan.n_cols;
+        view_of = prep->view_of;
+    } else if (q->feature_service) {
         ldr_fplan p;
         ldr_err e;
         if (ldr_fplan_build(defs, NULL, 0, q->feature_service, false, a, &p, &e) == LDR_OK) {
@@ -152,8 +254,10 @@ static void handle_online(ldr_srv_worker *w, const ldr_srv_request *q, ldr_srv_r
     ldr_err_clear(&e);
     r->n_entities = q->online.n_rows;
     ldr_ts t0 = ldr_ts_now();
-    ldr_code rc = ldr_serving_get_online(defs, w->srv->cfg->project, w->os, &q->online, t0,
-                                         &w->arena, &resp, &e);
+    ldr_online_request req = q->online;
+    req.prep = prep_get(w, defs, &req);
+    ldr_code rc =
+        ldr_serving_get_online(defs, w->srv->cfg->project, w->os, &req, t0, &w->arena, &resp, &e);
     ldr_ts t1 = ldr_ts_now();
     if (rc != LDR_OK) {
         reply_err(r, &e, online_notfound_type(defs, &q->online));
@@ -166,7 +270,7 @@ static void handle_online(ldr_srv_worker *w, const ldr_srv_request *q, ldr_srv_r
     }
     r->status = 200;
     r->content_type = CT_JSON;
-    count_statuses(w, defs, &q->online, &resp, (double)(t1 - t0) / 1e6);
+    count_statuses(w, defs, &q->online, req.prep, &resp, (double)(t1 - t0) / 1e6);
 }
 
 /* ---- push, write-to-online-store ------------------------------------------------------------ */

@@ -14,6 +14,9 @@
  * Anything else -- another member, an escape, a float, null, a limit reached, a
  * duplicate name, invalid JSON -- makes it return false, and the caller parses the body
  * again with jansson, so every error and every unusual shape keeps its one code path.
+ * One pass over a copy of the body in the arena: strings are terminated in place (the
+ * closing quote becomes a NUL), so names and values point into the copy, and arrays grow
+ * by doubling in the arena.
  * Pure, like request.c; fuzzed through ldr_srv_parse (fuzz/http_request) and checked
  * against the jansson walk by tests/unit/server/test_request.c.
  */
@@ -21,19 +24,24 @@
 
 #include <string.h>
 
-/* A cursor over the body. */
+/* A cursor over the arena copy of the body (NUL-terminated: end[0] == '\0'). */
 typedef struct cursor {
-    const char *p, *end;
+    char *p, *end;
 } cursor;
 
-static void skip_ws(cursor *c)
+static inline bool is_ws(char ch)
 {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
+    return ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t';
+}
+
+static inline void skip_ws(cursor *c)
+{
+    while (c->p < c->end && is_ws(*c->p))
         c->p++;
 }
 
 /* Skips whitespace, then consumes ch if it is next. */
-static bool eat(cursor *c, char ch)
+static inline bool eat(cursor *c, char ch)
 {
     skip_ws(c);
     if (c->p < c->end && *c->p == ch) {
@@ -43,12 +51,11 @@ static bool eat(cursor *c, char ch)
     return false;
 }
 
-/* A string of printable ASCII without escapes; *s points into the body. */
-static bool plain_string(cursor *c, const char **s, size_t *len)
+/* A string of printable ASCII without escapes, after its opening quote was seen:
+ * terminated in place; *s points into the copy. */
+static bool plain_string_body(cursor *c, char **s, size_t *len)
 {
-    if (!eat(c, '"'))
-        return false;
-    const char *start = c->p;
+    char *start = c->p;
     while (c->p < c->end && *c->p != '"') {
         unsigned char ch = (unsigned char)*c->p;
         if (ch < 0x20 || ch > 0x7e || ch == '\\')
@@ -59,17 +66,21 @@ static bool plain_string(cursor *c, const char **s, size_t *len)
         return false;
     *s = start;
     *len = (size_t)(c->p - start);
-    c->p++;
+    *c->p++ = '\0';
     return true;
+}
+
+static bool plain_string(cursor *c, char **s, size_t *len)
+{
+    return eat(c, '"') && plain_string_body(c, s, len);
 }
 
 /* -?(0|[1-9][0-9]*) of at most 18 digits (never overflows), not followed by a fraction,
  * an exponent or another digit. */
 static bool plain_integer(cursor *c, int64_t *out)
 {
-    skip_ws(c);
     bool neg = c->p < c->end && *c->p == '-';
-    const char *d = c->p + neg, *p = d;
+    char *d = c->p + neg, *p = d;
     int64_t v = 0;
     while (p < c->end && *p >= '0' && *p <= '9') {
         if (p - d == 18)
@@ -86,54 +97,53 @@ static bool plain_integer(cursor *c, int64_t *out)
     return true;
 }
 
-/* One array element: a plain string, or (when ints) a plain integer. Only counts when
- * out is NULL. */
-static bool element(cursor *c, bool ints, ldr_arena *a, ldr_value *out)
+/* Makes room for element n of an arena array of *cap elements of size bytes: doubles it
+ * (copying) when full. */
+static void *grow(ldr_arena *a, void *arr, size_t n, size_t *cap, size_t size)
 {
-    skip_ws(c);
-    if (c->p < c->end && *c->p == '"') {
-        const char *s;
-        size_t len;
-        if (!plain_string(c, &s, &len) || (!ints && len == 0))
-            return false;
-        if (out) {
-            memset(out, 0, sizeof *out);
-            out->type = LDR_TYPE_STRING;
-            out->u.str.ptr = ldr_arena_strndup(a, s, len);
-            out->u.str.len = len;
-        }
-        return true;
-    }
-    int64_t v;
-    if (!ints || !plain_integer(c, &v))
-        return false;
-    if (out) {
-        memset(out, 0, sizeof *out);
-        out->type = LDR_TYPE_INT64;
-        out->u.i64 = v;
-    }
-    return true;
+    if (n < *cap)
+        return arr;
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *na = ldr_arena_alloc(a, nc * size);
+    if (n)
+        memcpy(na, arr, n * size);
+    *cap = nc;
+    return na;
 }
 
-/* A non-empty array of at most max elements: counted in a first pass, then copied into
- * the arena. */
-static bool array(cursor *c, bool ints, size_t max, ldr_arena *a, ldr_value **out, size_t *n_out)
+/* A non-empty array of at most max values: plain strings (non-empty unless ints), or
+ * plain integers when ints. */
+static bool value_array(cursor *c, bool ints, size_t max, ldr_arena *a, ldr_value **out,
+                        size_t *n_out)
 {
     if (!eat(c, '['))
         return false;
-    cursor probe = *c;
-    size_t n = 0;
+    ldr_value *vals = NULL;
+    size_t n = 0, cap = 0;
     do {
-        if (!element(&probe, ints, NULL, NULL) || ++n > max)
+        if (n == max)
             return false;
-    } while (eat(&probe, ','));
-    if (!eat(&probe, ']'))
+        vals = grow(a, vals, n, &cap, sizeof *vals);
+        ldr_value *v = &vals[n++];
+        memset(v, 0, sizeof *v);
+        skip_ws(c);
+        if (c->p < c->end && *c->p == '"') {
+            char *str;
+            size_t len;
+            c->p++;
+            if (!plain_string_body(c, &str, &len) || (!ints && len == 0))
+                return false;
+            v->type = LDR_TYPE_STRING;
+            v->u.str.ptr = str;
+            v->u.str.len = len;
+        } else if (!ints || !plain_integer(c, &v->u.i64)) {
+            return false;
+        } else {
+            v->type = LDR_TYPE_INT64;
+        }
+    } while (eat(c, ','));
+    if (!eat(c, ']'))
         return false;
-    ldr_value *vals = ldr_arena_calloc(a, n, sizeof *vals);
-    for (size_t i = 0; i < n; i++) {
-        (void)element(c, ints, a, &vals[i]); /* the same bytes passed above */
-        (void)eat(c, i + 1 < n ? ',' : ']');
-    }
     *out = vals;
     *n_out = n;
     return true;
@@ -141,13 +151,20 @@ static bool array(cursor *c, bool ints, size_t max, ldr_arena *a, ldr_value **ou
 
 static bool features(cursor *c, const ldr_srv_limits *lim, ldr_arena *a, ldr_online_request *o)
 {
-    ldr_value *vals;
-    size_t n;
-    if (o->features || !array(c, false, lim->max_features, a, &vals, &n))
+    if (o->features || !eat(c, '['))
         return false;
-    const char **f = ldr_arena_calloc(a, n, sizeof *f);
-    for (size_t i = 0; i < n; i++)
-        f[i] = vals[i].u.str.ptr;
+    const char **f = NULL;
+    size_t n = 0, cap = 0;
+    do {
+        char *s;
+        size_t len;
+        if (n == lim->max_features || !plain_string(c, &s, &len) || len == 0)
+            return false;
+        f = grow(a, f, n, &cap, sizeof *f);
+        f[n++] = s;
+    } while (eat(c, ','));
+    if (!eat(c, ']'))
+        return false;
     o->features = f;
     o->n_features = n;
     return true;
@@ -164,12 +181,12 @@ static bool entities(cursor *c, const ldr_srv_limits *lim, ldr_arena *a, ldr_onl
     ldr_value *cols[FAST_MAX_COLS];
     size_t nc = 0, rows = 0;
     do {
-        const char *key;
+        char *key;
         size_t len, n;
         if (nc == FAST_MAX_COLS || !plain_string(c, &key, &len) || len == 0 || !eat(c, ':') ||
-            !array(c, true, lim->max_entities, a, &cols[nc], &n) || (nc && n != rows))
+            !value_array(c, true, lim->max_entities, a, &cols[nc], &n) || (nc && n != rows))
             return false;
-        names[nc] = ldr_arena_strndup(a, key, len);
+        names[nc] = key;
         for (size_t i = 0; i < nc; i++)
             if (!strcmp(names[i], names[nc]))
                 return false; /* a duplicate: jansson names the error */
@@ -178,8 +195,8 @@ static bool entities(cursor *c, const ldr_srv_limits *lim, ldr_arena *a, ldr_onl
     } while (eat(c, ','));
     if (!eat(c, '}'))
         return false;
-    const char **nm = ldr_arena_calloc(a, nc, sizeof *nm);
-    ldr_value **cv = ldr_arena_calloc(a, nc, sizeof *cv);
+    const char **nm = ldr_arena_alloc(a, nc * sizeof *nm);
+    ldr_value **cv = ldr_arena_alloc(a, nc * sizeof *cv);
     memcpy(nm, names, nc * sizeof *nm);
     memcpy(cv, cols, nc * sizeof *cv);
     o->entity_names = nm;
@@ -212,7 +229,7 @@ static bool boolean(cursor *c, bool *seen, bool *out)
 static bool member(cursor *c, const ldr_srv_limits *lim, ldr_arena *a, bool *seen_full,
                    ldr_online_request *o)
 {
-    const char *key;
+    char *key;
     size_t len;
     if (!plain_string(c, &key, &len) || !eat(c, ':'))
         return false;
@@ -231,7 +248,11 @@ bool ldr__srv_parse_online_fast(const char *body, size_t len, const ldr_srv_limi
     memset(out, 0, sizeof *out);
     if (lim->max_depth < 3) /* {"entities": {"id": [...]}} nests three deep */
         return false;
-    cursor c = {body, body + len};
+    char *copy = ldr_arena_alloc(a, len + 1);
+    if (len)
+        memcpy(copy, body, len);
+    copy[len] = '\0';
+    cursor c = {copy, copy + len};
     bool seen_full = false;
     if (!eat(&c, '{'))
         return false;

@@ -278,6 +278,8 @@ static ldr_srv_worker *worker_new(ldr_srv *srv, unsigned id, ldr_err *err)
     ldr_arena_init(&w->arena, 64u << 10);
     ldr_buf_init(&w->out, 256u << 20);
     ldr__srv_metrics_init(&w->metrics);
+    w->prep = ldr_xmalloc(sizeof *w->prep);
+    ldr__srv_prep_cache_init(w->prep);
     w->snap = ldr_snapshot_ref(srv->snap);
     w->snap_gen = atomic_load(&srv->snap_gen);
     w->os = ldr_online_open(srv->cfg, err);
@@ -295,6 +297,10 @@ static void worker_free(ldr_srv_worker *w)
     ldr_online_close(w->os);
     ldr_snapshot_unref(w->snap);
     ldr__srv_metrics_fini(&w->metrics);
+    if (w->prep) {
+        ldr__srv_prep_cache_fini(w->prep);
+        ldr_free(w->prep);
+    }
     ldr_buf_fini(&w->out);
     ldr_arena_fini(&w->arena);
     ldr_free(w);

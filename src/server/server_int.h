@@ -98,6 +98,29 @@ typedef struct ldr_srv {
     ldr_ts started;
 } ldr_srv;
 
+/* Prepared feature lists of one worker (handlers.c): a request whose feature list (or
+ * service) and full_feature_names were seen on the same snapshot reuses the plan instead
+ * of resolving names again. Open addressing over a binary key; emptied when the worker's
+ * snapshot changes or when it holds LDR_SRV_PREP_MAX entries. */
+#define LDR_SRV_PREP_SLOTS 256
+#define LDR_SRV_PREP_MAX   128
+typedef struct ldr_srv_prep_entry {
+    const char *key; /* NULL: empty slot; in the cache's arena */
+    size_t key_len;
+    uint64_t hash;
+    ldr_online_prep prep;
+} ldr_srv_prep_entry;
+
+typedef struct ldr_srv_prep_cache {
+    ldr_arena arena; /* keys and plans */
+    uint64_t snap_gen;
+    size_t n;
+    ldr_srv_prep_entry slots[LDR_SRV_PREP_SLOTS];
+} ldr_srv_prep_cache;
+
+void ldr__srv_prep_cache_init(ldr_srv_prep_cache *c);
+void ldr__srv_prep_cache_fini(ldr_srv_prep_cache *c);
+
 struct ldr_srv_worker {
     ldr_srv *srv;
     unsigned id;
@@ -108,7 +131,8 @@ struct ldr_srv_worker {
     uint64_t snap_gen;
     uint64_t seq; /* requests served, for file names */
     ldr_srv_metrics metrics;
-    void *http; /* http.c's per-worker state */
+    ldr_srv_prep_cache *prep; /* owned */
+    void *http;               /* http.c's per-worker state */
 };
 
 /** Makes the worker's snapshot the published one (a mutex only when it changed). */

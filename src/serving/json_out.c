@@ -58,7 +58,7 @@ typedef struct ts_cache {
     char text[TS_CACHE_SLOTS][LDR_TS_BUFSZ + 2];
 } ts_cache;
 
-static ldr_code put_ts_cached(ldr_buf *out, ldr_ts ts, ts_cache *c, ldr_err *err)
+static const char *ts_cached(ldr_ts ts, ts_cache *c, size_t *len)
 {
     size_t k = (size_t)(((uint64_t)ts * UINT64_C(0x9E3779B97F4A7C15)) >> 58);
     if (!c->len[k] || c->ts[k] != ts) {
@@ -68,7 +68,8 @@ static ldr_code put_ts_cached(ldr_buf *out, ldr_ts ts, ts_cache *c, ldr_err *err
         c->ts[k] = ts;
         c->len[k] = (uint8_t)(n + 2);
     }
-    return ldr_buf_append(out, c->text[k], c->len[k], err);
+    *len = c->len[k];
+    return c->text[k];
 }
 
 static ldr_code put_value(ldr_buf *out, const ldr_value *v, ldr_err *err)
@@ -107,52 +108,195 @@ static ldr_code put_value(ldr_buf *out, const ldr_value *v, ldr_err *err)
     }
 }
 
+/* ---- direct writes ------------------------------------------------------------------------
+ * The response is mostly short fixed pieces: numbers, pre-quoted statuses and cached
+ * event times. Instead of one checked append per piece, the writer makes room once per
+ * element (ldr_buf_reserve) and copies into the buffer; only strings, bytes and lists take
+ * the general path above. The NUL is written once at the end. */
+
+/* The most any direct element writes: a quoted RFC 3339 time and a comma. */
+#define ELEM_MAX (LDR_TS_BUFSZ + 4)
+
+static inline ldr_code room(ldr_buf *b, size_t n, ldr_err *err)
+{
+    return n < b->cap - b->len ? LDR_OK : ldr_buf_reserve(b, n, err);
+}
+
+static inline void put_raw(ldr_buf *b, const char *s, size_t n)
+{
+    memcpy(b->ptr + b->len, s, n);
+    b->len += n;
+}
+
+#define PUT_LIT(b, s) put_raw(b, s, sizeof(s) - 1)
+
+/* A quoted event time (room for ELEM_MAX made). */
+static void put_ts_raw(ldr_buf *b, ldr_ts ts, ts_cache *c)
+{
+    size_t n;
+    const char *t = ts_cached(ts, c, &n);
+    put_raw(b, t, n);
+}
+
+static void put_u64_raw(ldr_buf *b, uint64_t v)
+{
+    char t[20];
+    size_t n = 0;
+    do {
+        t[sizeof t - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put_raw(b, t + sizeof t - n, n);
+}
+
+/* Writes v when it is a scalar of fixed bounded size (room for ELEM_MAX made); false for
+ * strings, bytes and lists, which go through put_value. */
+static bool put_simple(ldr_buf *b, const ldr_value *v)
+{
+    if (v->is_null) {
+        PUT_LIT(b, "null");
+        return true;
+    }
+    int64_t i;
+    switch (v->type) {
+    case LDR_TYPE_INT32:
+        i = v->u.i32;
+        goto integer;
+    case LDR_TYPE_INT64:
+        i = v->u.i64;
+        goto integer;
+    case LDR_TYPE_FLOAT32:
+    case LDR_TYPE_FLOAT64: {
+        double d = v->type == LDR_TYPE_FLOAT32 ? (double)v->u.f32 : v->u.f64;
+        if (isnan(d)) {
+            PUT_LIT(b, "\"NaN\"");
+        } else if (isinf(d)) {
+            if (d > 0)
+                PUT_LIT(b, "\"Infinity\"");
+            else
+                PUT_LIT(b, "\"-Infinity\"");
+        } else {
+            char *p = b->ptr + b->len; /* room for 32 bytes was made */
+            if (v->type == LDR_TYPE_FLOAT32)
+                ldr_fmt_float(v->u.f32, p);
+            else
+                ldr_fmt_double(d, p);
+            b->len += strlen(p);
+        }
+        return true;
+    }
+    case LDR_TYPE_BOOL:
+        if (v->u.b)
+            PUT_LIT(b, "true");
+        else
+            PUT_LIT(b, "false");
+        return true;
+    case LDR_TYPE_UNIX_TIMESTAMP: {
+        b->ptr[b->len++] = '"';
+        char *p = b->ptr + b->len;
+        ldr_ts_format(v->u.ts == LDR_TS_NONE ? 0 : v->u.ts, p);
+        b->len += strlen(p);
+        b->ptr[b->len++] = '"';
+        return true;
+    }
+    default:
+        return false;
+    }
+integer:
+    if (i < 0) {
+        b->ptr[b->len++] = '-';
+        put_u64_raw(b, (uint64_t)0 - (uint64_t)i);
+    } else {
+        put_u64_raw(b, (uint64_t)i);
+    }
+    return true;
+}
+
+/* Statuses as they appear in the output, quoted. */
+static const struct {
+    const char *text;
+    size_t len;
+} status_json[] = {
+#define ST(s)                      \
+    {                              \
+        "\"" s "\"", sizeof(s) + 1 \
+    }
+    ST("INVALID"), ST("PRESENT"), ST("NULL_VALUE"), ST("NOT_FOUND"), ST("OUTSIDE_MAX_AGE"),
+#undef ST
+};
+
+/* Appends a string that needs no escaping (printable ASCII without '"' and '\\') with one
+ * copy; others through ldr_json_put_string. Names are almost always plain. */
+static ldr_code put_name(ldr_buf *b, const char *s, ldr_err *err)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\')
+            return ldr_json_put_string(b, s, strlen(s), err);
+    }
+    ldr_code rc = room(b, n + 3, err);
+    if (rc != LDR_OK)
+        return rc;
+    b->ptr[b->len++] = '"';
+    put_raw(b, s, n);
+    b->ptr[b->len++] = '"';
+    return LDR_OK;
+}
+
+/* Appends a literal piece; PUT_LIT after making room. */
+#define PIECE(b, s, err) (room(b, sizeof(s), err) == LDR_OK ? (PUT_LIT(b, s), LDR_OK) : LDR_ELIMIT)
+
 ldr_code ldr_serving_response_json(const ldr_online_response *r, ldr_buf *out, ldr_err *err)
 {
     ts_cache cache;
     memset(cache.len, 0, sizeof cache.len);
-    ldr_code rc = ldr_buf_puts(out, "{\"metadata\":{\"feature_names\":[", err);
+    ldr_code rc = PIECE(out, "{\"metadata\":{\"feature_names\":[", err);
     for (size_t c = 0; c < r->n_cols && rc == LDR_OK; c++) {
-        if (c)
-            rc = ldr_buf_putc(out, ',', err);
-        if (rc == LDR_OK)
-            rc = ldr_json_put_string(out, r->names[c], strlen(r->names[c]), err);
+        if (c && (rc = PIECE(out, ",", err)) != LDR_OK)
+            break;
+        rc = put_name(out, r->names[c], err);
     }
     if (rc == LDR_OK)
-        rc = ldr_buf_puts(out, "]},\"results\":[", err);
+        rc = PIECE(out, "]},\"results\":[", err);
     for (size_t c = 0; c < r->n_cols && rc == LDR_OK; c++) {
-        rc = ldr_buf_puts(out, c ? ",{\"values\":[" : "{\"values\":[", err);
+        rc = c ? PIECE(out, ",{\"values\":[", err) : PIECE(out, "{\"values\":[", err);
         for (size_t i = 0; i < r->n_rows && rc == LDR_OK; i++) {
+            if ((rc = room(out, ELEM_MAX, err)) != LDR_OK)
+                break;
             if (i)
-                rc = ldr_buf_putc(out, ',', err);
-            if (rc == LDR_OK)
+                out->ptr[out->len++] = ',';
+            if (!put_simple(out, &r->values[c][i]))
                 rc = put_value(out, &r->values[c][i], err);
         }
         if (rc == LDR_OK)
-            rc = ldr_buf_puts(out, "],\"statuses\":[", err);
+            rc = PIECE(out, "],\"statuses\":[", err);
         for (size_t i = 0; i < r->n_rows && rc == LDR_OK; i++) {
+            if ((rc = room(out, ELEM_MAX, err)) != LDR_OK)
+                break;
             if (i)
-                rc = ldr_buf_putc(out, ',', err);
-            if (rc == LDR_OK)
-                rc = ldr_buf_putc(out, '"', err);
-            if (rc == LDR_OK)
-                rc = ldr_buf_puts(out, ldr_fstatus_name((ldr_fstatus)r->status[c][i]), err);
-            if (rc == LDR_OK)
-                rc = ldr_buf_putc(out, '"', err);
+                out->ptr[out->len++] = ',';
+            uint8_t st = r->status[c][i];
+            if (st > LDR_STATUS_OUTSIDE_MAX_AGE)
+                st = LDR_STATUS_INVALID;
+            put_raw(out, status_json[st].text, status_json[st].len);
         }
         /* Feast leaves event_timestamps out when the list is empty. */
         if (rc == LDR_OK)
-            rc = ldr_buf_puts(out, r->n_rows ? "],\"event_timestamps\":[" : "]", err);
+            rc = r->n_rows ? PIECE(out, "],\"event_timestamps\":[", err) : PIECE(out, "]", err);
         for (size_t i = 0; i < r->n_rows && rc == LDR_OK; i++) {
+            if ((rc = room(out, ELEM_MAX, err)) != LDR_OK)
+                break;
             if (i)
-                rc = ldr_buf_putc(out, ',', err);
-            if (rc == LDR_OK)
-                rc = put_ts_cached(out, r->event_ts[c][i], &cache, err);
+                out->ptr[out->len++] = ',';
+            put_ts_raw(out, r->event_ts[c][i], &cache);
         }
         if (rc == LDR_OK)
-            rc = ldr_buf_puts(out, r->n_rows ? "]}" : "}", err);
+            rc = r->n_rows ? PIECE(out, "]}", err) : PIECE(out, "}", err);
     }
     if (rc == LDR_OK)
-        rc = ldr_buf_puts(out, "]}", err);
+        rc = PIECE(out, "]}", err);
+    if (out->ptr)
+        out->ptr[out->len] = '\0'; /* after direct writes; room() kept a byte for it */
     return rc;
 }

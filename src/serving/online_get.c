@@ -164,34 +164,82 @@ static ldr_code missing_keys(const ldr_online_request *req, const char *const *m
     return rc;
 }
 
+ldr_code ldr_serving_prepare(const ldr_defs *defs, const char *project, const char *const *features,
+                             size_t n_features, const char *feature_service,
+                             bool full_feature_names, ldr_arena *a, ldr_online_prep *out,
+                             ldr_err *err)
+{
+    memset(out, 0, sizeof *out);
+    ldr_fplan *p = &out->plan;
+    ldr_code rc =
+        ldr_fplan_build(defs, features, n_features, feature_service, full_feature_names, a, p, err);
+    if (rc != LDR_OK)
+        return rc;
+    out->projs = ldr_arena_calloc(a, p->n_projs + 1, sizeof *out->projs);
+    out->view_of = ldr_arena_calloc(a, p->n_cols + 1, sizeof *out->view_of);
+    for (size_t c = 0; c < p->n_cols; c++)
+        out->view_of[c] = p->projs[p->cols[c].proj].view->name;
+    for (size_t i = 0; i < p->n_projs; i++) {
+        ldr_online_prep_proj *pp = &out->projs[i];
+        const ldr_view *v = p->projs[i].view;
+        ldr_serving_online_view(defs, project, v, a, &pp->view);
+        pp->n_jk = v->n_entities;
+        pp->jk = ldr_arena_calloc(a, pp->n_jk + 1, sizeof *pp->jk);
+        for (size_t k = 0; k < pp->n_jk; k++)
+            pp->jk[k] = ldr_defs_find_entity(defs, v->entities[k])->join_key;
+        size_t nf = 0;
+        for (size_t c = 0; c < p->n_cols; c++)
+            nf += p->cols[c].proj == i;
+        pp->fnames = ldr_arena_calloc(a, nf + 1, sizeof *pp->fnames);
+        pp->ftypes = ldr_arena_calloc(a, nf + 1, sizeof *pp->ftypes);
+        pp->fcol = ldr_arena_calloc(a, nf + 1, sizeof *pp->fcol);
+        for (size_t c = 0; c < p->n_cols; c++) {
+            if (p->cols[c].proj != i)
+                continue;
+            pp->fnames[pp->nf] = p->cols[c].feature->name;
+            pp->ftypes[pp->nf] = p->cols[c].feature->type;
+            pp->fcol[pp->nf++] = c;
+        }
+    }
+    return LDR_OK;
+}
+
 ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_online_store *os,
                                 const ldr_online_request *req, ldr_ts now, ldr_arena *a,
                                 ldr_online_response *out, ldr_err *err)
 {
     memset(out, 0, sizeof *out);
-    ldr_fplan p;
-    ldr_code rc = ldr_fplan_build(defs, req->features, req->n_features, req->feature_service,
-                                  req->full_feature_names, a, &p, err);
-    if (rc != LDR_OK)
-        return rc;
+    const ldr_online_prep *prep = req->prep;
+    ldr_online_prep own;
+    ldr_code rc = LDR_OK;
+    if (!prep) {
+        rc = ldr_serving_prepare(defs, project, req->features, req->n_features,
+                                 req->feature_service, req->full_feature_names, a, &own, err);
+        if (rc != LDR_OK)
+            return rc;
+        prep = &own;
+    }
+    const ldr_fplan *p = &prep->plan;
     size_t n = req->n_rows;
 
     /* Every (request column, type) the projections need, in request column order. */
     size_t max_kc = 0;
-    for (size_t i = 0; i < p.n_projs; i++)
-        max_kc += p.projs[i].view->n_entities;
-    keycol *kc = ldr_arena_calloc(a, max_kc + 1, sizeof *kc);
+    for (size_t i = 0; i < p->n_projs; i++)
+        max_kc += prep->projs[i].n_jk;
+    keycol *kc = ldr_arena_alloc(a, (max_kc + 1) * sizeof *kc);
     size_t n_kc = 0;
-    const char **missing = ldr_arena_calloc(a, max_kc + 1, sizeof *missing);
+    const char **missing = ldr_arena_alloc(a, (max_kc + 1) * sizeof *missing);
     size_t n_missing = 0;
     /* kc index of projection i's key k */
-    size_t **proj_kc = ldr_arena_calloc(a, p.n_projs + 1, sizeof *proj_kc);
-    for (size_t i = 0; i < p.n_projs; i++) {
-        const ldr_view *v = p.projs[i].view;
-        proj_kc[i] = ldr_arena_calloc(a, v->n_entities + 1, sizeof **proj_kc);
-        for (size_t k = 0; k < v->n_entities; k++) {
+    size_t *proj_kc = ldr_arena_alloc(a, (max_kc + 1) * sizeof *proj_kc);
+    size_t **pkc = ldr_arena_alloc(a, (p->n_projs + 1) * sizeof *pkc);
+    for (size_t i = 0, off = 0; i < p->n_projs; i++) {
+        const ldr_view *v = p->projs[i].view;
+        pkc[i] = proj_kc + off;
+        off += prep->projs[i].n_jk;
+        for (size_t k = 0; k < prep->projs[i].n_jk; k++) {
             const ldr_entity *e = ldr_defs_find_entity(defs, v->entities[k]);
-            const char *rcol = ldr_fplan_request_col(&p.projs[i], e->join_key);
+            const char *rcol = ldr_fplan_request_col(&p->projs[i], e->join_key);
             ldr_type t = ldr_view_key_type(v, e);
             size_t j = 0;
             while (j < n_kc && !(kc[j].type == t && !strcmp(kc[j].name, rcol)))
@@ -199,9 +247,10 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
             if (j == n_kc) {
                 kc[n_kc].name = rcol;
                 kc[n_kc].type = t;
+                kc[n_kc].values = NULL;
                 n_kc++;
             }
-            proj_kc[i][k] = j;
+            pkc[i][k] = j;
         }
     }
     for (size_t j = 0; j < n_kc; j++) {
@@ -216,7 +265,7 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
                 missing[n_missing++] = kc[j].name;
             continue;
         }
-        kc[j].values = ldr_arena_calloc(a, n ? n : 1, sizeof *kc[j].values);
+        kc[j].values = ldr_arena_alloc(a, (n ? n : 1) * sizeof *kc[j].values);
         for (size_t r = 0; r < n && rc == LDR_OK; r++)
             rc = coerce_key(&req->entity_values[c][r], kc[j].type, kc[j].name, r, a,
                             &kc[j].values[r], err);
@@ -228,7 +277,7 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
 
     /* Output columns: join keys (request column order), then features. */
     size_t n_jk = 0;
-    size_t *jk_kc = ldr_arena_calloc(a, n_kc + 1, sizeof *jk_kc);
+    size_t *jk_kc = ldr_arena_alloc(a, (n_kc + 1) * sizeof *jk_kc);
     for (size_t c = 0; c < req->n_entity_cols; c++) {
         for (size_t j = 0; j < n_kc; j++) {
             if (strcmp(kc[j].name, req->entity_names[c]) != 0)
@@ -241,15 +290,20 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
         }
     }
     out->n_rows = n;
-    out->n_cols = n_jk + p.n_cols;
-    out->names = ldr_arena_calloc(a, out->n_cols + 1, sizeof *out->names);
-    out->values = ldr_arena_calloc(a, out->n_cols + 1, sizeof *out->values);
-    out->status = ldr_arena_calloc(a, out->n_cols + 1, sizeof *out->status);
-    out->event_ts = ldr_arena_calloc(a, out->n_cols + 1, sizeof *out->event_ts);
-    for (size_t c = 0; c < out->n_cols; c++) {
-        out->values[c] = ldr_arena_calloc(a, n ? n : 1, sizeof **out->values);
-        out->status[c] = ldr_arena_calloc(a, n ? n : 1, sizeof **out->status);
-        out->event_ts[c] = ldr_arena_calloc(a, n ? n : 1, sizeof **out->event_ts);
+    out->n_cols = n_jk + p->n_cols;
+    size_t nc = out->n_cols, nr = n ? n : 1;
+    out->names = ldr_arena_alloc(a, (nc + 1) * sizeof *out->names);
+    out->values = ldr_arena_alloc(a, (nc + 1) * sizeof *out->values);
+    out->status = ldr_arena_alloc(a, (nc + 1) * sizeof *out->status);
+    out->event_ts = ldr_arena_alloc(a, (nc + 1) * sizeof *out->event_ts);
+    /* One block per array kind; every cell is written below. */
+    ldr_value *vblock = ldr_arena_alloc(a, nc * nr * sizeof *vblock);
+    uint8_t *sblock = ldr_arena_alloc(a, nc * nr * sizeof *sblock);
+    ldr_ts *tblock = ldr_arena_alloc(a, nc * nr * sizeof *tblock);
+    for (size_t c = 0; c < nc; c++) {
+        out->values[c] = vblock + c * nr;
+        out->status[c] = sblock + c * nr;
+        out->event_ts[c] = tblock + c * nr;
     }
     for (size_t m = 0; m < n_jk; m++) {
         const keycol *k = &kc[jk_kc[m]];
@@ -260,24 +314,22 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
             out->event_ts[m][r] = LDR_TS_NONE;
         }
     }
-    for (size_t i = 0; i < p.n_cols; i++)
-        out->names[n_jk + i] = p.cols[i].name;
+    for (size_t i = 0; i < p->n_cols; i++)
+        out->names[n_jk + i] = p->cols[i].name;
 
     /* Per projection: keys, dedupe, one read, fan out. */
-    uint32_t *uniq = ldr_arena_calloc(a, n ? n : 1, sizeof *uniq);
-    for (size_t i = 0; i < p.n_projs && rc == LDR_OK; i++) {
-        const ldr_view *v = p.projs[i].view;
-        size_t nk = v->n_entities;
-        const char **jk = ldr_arena_calloc(a, nk + 1, sizeof *jk);
-        ldr_value *kv = ldr_arena_calloc(a, nk + 1, sizeof *kv);
-        for (size_t k = 0; k < nk; k++)
-            jk[k] = ldr_defs_find_entity(defs, v->entities[k])->join_key;
+    uint32_t *uniq = ldr_arena_alloc(a, nr * sizeof *uniq);
+    ldr_value *kv = ldr_arena_alloc(a, (max_kc + 1) * sizeof *kv);
+    for (size_t i = 0; i < p->n_projs && rc == LDR_OK; i++) {
+        const ldr_online_prep_proj *pp = &prep->projs[i];
+        const ldr_view *v = p->projs[i].view;
+        size_t nk = pp->n_jk;
         /* Pass 1: room for every key. */
         size_t total = 16 + 64; /* the entityless key, with slack */
         for (size_t r = 0; r < n; r++) {
             for (size_t k = 0; k < nk; k++)
-                kv[k] = kc[proj_kc[i][k]].values[r];
-            total += key_bound(jk, kv, nk);
+                kv[k] = kc[pkc[i][k]].values[r];
+            total += key_bound(pp->jk, kv, nk);
         }
         ldr_buf keys;
         ldr_buf_init_fixed(&keys, ldr_arena_alloc(a, total + 1), total + 1);
@@ -286,19 +338,19 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
         while (cap < 2 * n)
             cap *= 2;
         uint32_t *slot = ldr_arena_calloc(a, cap, sizeof *slot); /* distinct index + 1 */
-        ldr_online_keyref *refs = ldr_arena_calloc(a, n + 1, sizeof *refs);
+        ldr_online_keyref *refs = ldr_arena_alloc(a, (n + 1) * sizeof *refs);
         size_t n_uniq = 0;
         for (size_t r = 0; r < n && rc == LDR_OK; r++) {
             bool has_null = false;
             for (size_t k = 0; k < nk; k++) {
-                kv[k] = kc[proj_kc[i][k]].values[r];
+                kv[k] = kc[pkc[i][k]].values[r];
                 has_null |= kv[k].is_null;
             }
             uniq[r] = UINT32_MAX;
             if (has_null)
                 continue;
             size_t start = keys.len;
-            rc = nk ? ldr_online_key_encode(jk, kv, nk, &keys, err)
+            rc = nk ? ldr_online_key_encode(pp->jk, kv, nk, &keys, err)
                     : ldr_online_key_encode_entityless(&keys, err);
             if (rc != LDR_OK)
                 break;
@@ -324,36 +376,20 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
             ldr_err_prefix(err, "feature view '%s': ", v->name);
             break;
         }
-        /* The features this projection contributes, in output order. */
-        size_t nf = 0;
-        for (size_t c = 0; c < p.n_cols; c++)
-            nf += p.cols[c].proj == i;
-        const char **fnames = ldr_arena_calloc(a, nf + 1, sizeof *fnames);
-        ldr_type *ftypes = ldr_arena_calloc(a, nf + 1, sizeof *ftypes);
-        size_t *fcol = ldr_arena_calloc(a, nf + 1, sizeof *fcol);
-        nf = 0;
-        for (size_t c = 0; c < p.n_cols; c++) {
-            if (p.cols[c].proj != i)
-                continue;
-            fnames[nf] = p.cols[c].feature->name;
-            ftypes[nf] = p.cols[c].feature->type;
-            fcol[nf++] = n_jk + c;
-        }
-        ldr_online_view ov;
-        ldr_serving_online_view(defs, project, v, a, &ov);
-        ldr_online_hit *hits = ldr_arena_calloc(a, n_uniq + 1, sizeof *hits);
+        ldr_online_hit *hits = ldr_arena_alloc(a, (n_uniq + 1) * sizeof *hits);
         if (n_uniq)
-            rc = ldr_online_read(os, &ov, fnames, ftypes, nf, refs, n_uniq, a, hits, err);
+            rc = ldr_online_read(os, &pp->view, pp->fnames, pp->ftypes, pp->nf, refs, n_uniq, a,
+                                 hits, err);
         if (rc != LDR_OK) {
             ldr_err_prefix(err, "feature view '%s': ", v->name);
             break;
         }
-        for (size_t f = 0; f < nf; f++) {
-            size_t c = fcol[f];
+        for (size_t f = 0; f < pp->nf; f++) {
+            size_t c = n_jk + pp->fcol[f];
             for (size_t r = 0; r < n; r++) {
                 const ldr_online_hit *hit = uniq[r] == UINT32_MAX ? NULL : &hits[uniq[r]];
                 if (!hit || !hit->found || !hit->present[f]) {
-                    out->values[c][r] = ldr_value_null(ftypes[f]);
+                    out->values[c][r] = ldr_value_null(pp->ftypes[f]);
                     out->status[c][r] = LDR_STATUS_NOT_FOUND;
                     out->event_ts[c][r] = LDR_TS_NONE;
                     continue;

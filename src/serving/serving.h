@@ -88,7 +88,40 @@ LDR_MUST_USE ldr_code ldr_serving_materialize(const ldr_config *cfg, const ldr_d
 
 /* ---- online retrieval -------------------------------------------------------------------- */
 
+/**
+ * The part of a request that depends only on its features and the definitions: the
+ * resolved plan, each projection's view as the store sees it and the features it reads.
+ * A server prepares a feature list once per snapshot and reuses it (src/server keeps a
+ * small cache per worker); ldr_serving_get_online prepares one per call otherwise.
+ * Borrows defs (and project): valid while they are.
+ */
+typedef struct ldr_online_prep_proj {
+    ldr_online_view view; /* the store's view: features minus join keys */
+    const char **jk;      /* the view's join keys (n_jk = view entities) */
+    size_t n_jk;
+    const char **fnames; /* the features read, in output order */
+    ldr_type *ftypes;
+    size_t *fcol; /* plan column of fnames[f] */
+    size_t nf;
+} ldr_online_prep_proj;
+
+typedef struct ldr_online_prep {
+    ldr_fplan plan;
+    ldr_online_prep_proj *projs; /* plan.n_projs */
+    const char **view_of;        /* plan.n_cols: the view name of each feature column */
+} ldr_online_prep;
+
+/** Prepares features (or a feature service) for defs, all from a. Errors as
+ * ldr_fplan_build. */
+LDR_MUST_USE ldr_code ldr_serving_prepare(const ldr_defs *defs, const char *project,
+                                          const char *const *features, size_t n_features,
+                                          const char *feature_service, bool full_feature_names,
+                                          ldr_arena *a, ldr_online_prep *out, ldr_err *err);
+
 typedef struct ldr_online_request {
+    /* Prepared features (ldr_serving_prepare on the same defs and feature list): when set,
+     * features/feature_service/full_feature_names are not looked at. */
+    const ldr_online_prep *prep;
     const char *const *features; /* "view:feature" */
     size_t n_features;
     const char *feature_service; /* instead of features */

@@ -620,6 +620,29 @@ def hot_reload(larder, repo, port):
     took = time.time() - t0
     check("hot reload: an apply is served within the TTL (200 ms, + slack)",
           p.returncode == 0 and st == 200 and took < 2.0, (p.stderr, st, took))
+    # The worker now holds this feature list prepared (a per-snapshot cache): removing the
+    # view must turn the same request into a 404, not an answer from the old plan.
+    for _ in range(3):
+        post(port, "/get-online-features",
+             {"features": ["driver_trips_v2:trips"], "entities": {"driver_id": [1]}})
+    defs = open(os.path.join(repo, "defs.yaml")).read()
+    with open(os.path.join(repo, "defs.yaml"), "w") as f:
+        f.write(defs.replace(EXTRA_VIEW, ""))
+    p = subprocess.run([larder, "-c", repo, "apply"], capture_output=True, text=True)
+    t0 = time.time()
+    while time.time() - t0 < 5:
+        st, data, _ = post(port, "/get-online-features",
+                           {"features": ["driver_trips_v2:trips"], "entities": {"driver_id": [1]}})
+        if st == 404 and b"no table" not in data:
+            break  # (between the apply and the reload: 404 "no table", from the old plan)
+        time.sleep(0.05)
+    check("hot reload: a removed view's cached feature list becomes 404 within the TTL",
+          p.returncode == 0 and st == 404 and error_type(data) == "FeatureViewNotFound"
+          and b"does not exist" in data and time.time() - t0 < 2.0, (p.stderr, st, data))
+    with open(os.path.join(repo, "defs.yaml"), "w") as f:
+        f.write(defs)
+    p = subprocess.run([larder, "-c", repo, "apply"], capture_output=True, text=True)
+    check("hot reload: the view applied again", p.returncode == 0, p.stderr)
 
 
 def metrics(port):
