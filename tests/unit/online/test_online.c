@@ -1282,6 +1282,17 @@ TEST(sqlite_held_snapshot_sees_commits)
         CHECK_OK(write_xs(w, &v, 1, 11 + i, "a", 6 + i, 6, NULL, &err), err);
         CHECK_OK(write_xs(w, &v, 2, 100 + i, "b", 6 + i, 6, NULL, &err), err);
         CHECK_XS(r, &v, 2, 100 + i, 6 + i, 6);
+        /* A key read as missing, then written by the other handle: found next time (the
+         * row cache must not keep the "no row" answer past the commit). */
+        ldr_arena ma;
+        ldr_arena_init(&ma, 4096);
+        ldr_online_keyref mk = key_i64(&ma, "driver_id", 1000 + i);
+        ldr_online_hit mh;
+        CHECK_OK(ldr_online_read(r, &v, xs_names, xs_types, 2, &mk, 1, &ma, &mh, &err), err);
+        CHECK(!mh.found);
+        CHECK_OK(write_xs(w, &v, 1000 + i, 5, "m", 3, 3, NULL, &err), err);
+        CHECK_XS(r, &v, 1000 + i, 5, 3, 3);
+        ldr_arena_fini(&ma);
     }
     CHECK_OK(write_xs(r, &v, 3, 7, "c", 1, 1, NULL, &err), err); /* a write on the reader */
     CHECK_XS(w, &v, 3, 7, 1, 1);
