@@ -16,14 +16,36 @@ struct ldr_map_slot {
     void *value;
 };
 
+/* Eight bytes at a time (FNV-1a's byte loop was a multiply per byte on the serving path's
+ * keys): each word is multiplied in, the length seeds the state, and a final avalanche
+ * (the splitmix64/murmur3 finalizer) spreads every input bit over the low bits that open
+ * addressing masks with. In-memory use only: nothing stores these values. */
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+    return x << r | x >> (64 - r);
+}
+
 uint64_t ldr_hash_bytes(const void *data, size_t len)
 {
     const unsigned char *p = data;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
+    const uint64_t k1 = UINT64_C(0x87C37B91114253D5), k2 = UINT64_C(0x4CF5AD432745937F);
+    uint64_t h = UINT64_C(0x9E3779B97F4A7C15) ^ ((uint64_t)len * k2);
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h ^= rotl64(w * k1, 31) * k2;
+        h = rotl64(h, 27) * 5 + UINT64_C(0x52DCE729);
     }
+    if (len) {
+        uint64_t w = 0;
+        memcpy(&w, p, len);
+        h ^= rotl64(w * k1, 31) * k2;
+    }
+    h ^= h >> 33;
+    h *= UINT64_C(0xFF51AFD7ED558CCD);
+    h ^= h >> 33;
+    h *= UINT64_C(0xC4CEB9FE1A85EC53);
+    h ^= h >> 33;
     return h;
 }
 

@@ -755,6 +755,37 @@ ldr_code ldr_online_row_decode(const ldr_online_row_proj *p, const void *row, si
         size_t k = proj_lower_bound(p, d.hash);
         bool wanted = k < p->n && p->hashes[k] == d.hash;
         ldr_value v;
+        /* Fast path, the common case: a float stored as the type requested, requested
+         * once. The same result as get_payload + assign (a same-type conversion is a
+         * copy); out_values[i] already holds a null of that type. */
+        if (wanted && (tag == LDR_TYPE_FLOAT64 || tag == LDR_TYPE_FLOAT32) &&
+            p->types[p->index[k]] == (ldr_type)tag &&
+            (k + 1 == p->n || p->hashes[k + 1] != d.hash)) {
+            size_t i = p->index[k];
+            if (seen[i]) {
+                rc = corrupt(&d, "feature stored twice");
+                break;
+            }
+            seen[i] = true;
+            if (tag == LDR_TYPE_FLOAT64) {
+                uint64_t bits;
+                if (!ldr__online_rd_u64(&d.r, &bits)) {
+                    rc = corrupt(&d, "truncated Float64");
+                    break;
+                }
+                memcpy(&out_values[i].u.f64, &bits, 8);
+            } else {
+                uint32_t bits;
+                if (!ldr__online_rd_u32(&d.r, &bits)) {
+                    rc = corrupt(&d, "truncated Float32");
+                    break;
+                }
+                memcpy(&out_values[i].u.f32, &bits, 4);
+            }
+            out_values[i].is_null = false;
+            out_present[i] = true;
+            continue;
+        }
         if (!wanted)
             rc = tag == TAG_NULL ? LDR_OK : skip_payload(&d, (ldr_type)tag);
         else if (tag == TAG_NULL)
