@@ -58,6 +58,7 @@ typedef struct ldr_srv_opts {
     bool access_log;
     const char *port_file; /* when set, the bound port is written there once listening */
     unsigned drain_timeout_ms;
+    unsigned busy_poll_us; /* poll this long after a request before sleeping; 0: off */
     ldr_srv_limits limits;
 } ldr_srv_opts;
 

@@ -284,6 +284,7 @@ def run_all(larder, repo, srv, port, now):
     hot_reload(larder, repo, port)
     metrics(port)
     tls(larder, repo, now)
+    busy_poll(larder, repo)
     drain(larder, repo)
 
 
@@ -717,6 +718,32 @@ def drain(larder, repo):
     except OSError:
         refused = True
     check("after exit the port refuses connections", refused)
+
+
+def busy_poll(larder, repo):
+    bad = subprocess.run([larder, "-c", repo, "serve", "--busy-poll", "-5"], capture_output=True,
+                         text=True)
+    check("--busy-poll -5 is a usage error (exit 2) naming the option",
+          bad.returncode == 2 and "--busy-poll" in bad.stderr, (bad.returncode, bad.stderr))
+    s = Server(larder, repo, "--busy-poll", "200")
+    body = {"features": ["driver_trips:trips"], "entities": {"driver_id": [1]}}
+    answers = [post(s.port, "/get-online-features", body)[0] for _ in range(50)]
+    time.sleep(0.05)  # past the polling window: the loop sleeps, then must wake up
+    answers += [post(s.port, "/get-online-features", body)[0] for _ in range(5)]
+    check("--busy-poll 200: requests are answered, also after the loop went to sleep",
+          answers == [200] * 55, answers)
+    # Idle, the workers sleep: their CPU time stops growing once the window has passed.
+    time.sleep(0.2)
+    def cpu():
+        f = open(f"/proc/{s.p.pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    c0 = cpu()
+    time.sleep(1.0)
+    used = cpu() - c0
+    check("--busy-poll: an idle server does not spin (< 10% of a core over 1 s)",
+          used < os.sysconf("SC_CLK_TCK") // 10, used)
+    code = s.stop()
+    check("--busy-poll: SIGTERM drains and exits 0", code == 0, code)
 
 
 if __name__ == "__main__":
