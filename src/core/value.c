@@ -823,9 +823,98 @@ void ldr_fmt_double(double d, char buf[32])
     mark_float(buf);
 }
 
+/* Writes sign, the integer part of m / 10^k and k decimals of it. */
+static void put_decimal(bool neg, uint64_t m, uint64_t p10k, size_t k, char buf[32])
+{
+    uint64_t ip = m / p10k, fp = m % p10k;
+    char tmp[32];
+    size_t n = 0, pos = 0;
+    do {
+        tmp[n++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    if (neg)
+        buf[pos++] = '-';
+    while (n)
+        buf[pos++] = tmp[--n];
+    if (k) {
+        buf[pos++] = '.';
+        for (size_t i = k; i-- > 0;) {
+            buf[pos + i] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        pos += k;
+    }
+    buf[pos] = '\0';
+}
+
+/* The sign of r - m * P, exactly, for doubles r (an integer < 2^53), m and P (10^k, exact)
+ * with r / (m * P) within [1/2, 2]: m * P = y + e exactly (fma), and r - y is exact
+ * (Sterbenz), so comparing r - y with e decides. */
+static int cmp_scaled(double r, double m, double P)
+{
+    double y = m * P;
+    double e = fma(m, P, -y);
+    double d = r - y;
+    return d < e ? -1 : d > e;
+}
+
+/*
+ * Fast path of ldr_fmt_float, without printf: for 1e-4 <= |f| < 1e6, the text %.6g..%.9g
+ * would choose is the fewest-decimals k-place decimal D = r / 10^k that reads back as f
+ * (the same argument as for doubles, with the float's interval narrower than 6-digit
+ * spacing, and %g in fixed notation in this range), with trailing zeros never present
+ * (a shorter k would have matched). Everything is decided exactly in double arithmetic:
+ * r is the nearest integer to |f| * 10^k (fma gives the product's rounding error; ties go
+ * to even, as printf rounds), and D reads back as f when it lies strictly between the
+ * midpoints to f's neighbours, or on one when f's significand is even (round half to
+ * even, as strtof does). |f| * 10^k < 1e9 for the k tried, so every step is exact.
+ */
+static bool fmt_short_decimal_f(float f, char buf[32])
+{
+    static const double p10[] = {1e0, 1e1, 1e2, 1e3,  1e4,  1e5, 1e6,
+                                 1e7, 1e8, 1e9, 1e10, 1e11, 1e12};
+    float fa = fabsf(f);
+    if (!(fa >= 1e-4f && fa < 1e6f))
+        return false;
+    double a = (double)fa;
+    double lo = (a + (double)nextafterf(fa, 0.0f)) / 2,
+           hi = (a + (double)nextafterf(fa, INFINITY)) / 2;
+    uint32_t bits;
+    memcpy(&bits, &fa, sizeof bits);
+    bool even = (bits & 1) == 0;
+    for (size_t k = 0; k < LDR_ARRAY_LEN(p10); k++) {
+        double P = p10[k];
+        double x = a * P;
+        if (x >= 1e9)
+            return false;
+        double xe = fma(a, P, -x); /* a * P = x + xe exactly */
+        double r = floor(x);
+        double t = (x - r) - 0.5; /* exact */
+        if (t > -xe || (t == -xe && fmod(r, 2) != 0))
+            r += 1;
+        if (r == 0)
+            continue;
+        int c_lo = cmp_scaled(r, lo, P), c_hi = cmp_scaled(r, hi, P);
+        bool in = (c_lo > 0 || (c_lo == 0 && even)) && (c_hi < 0 || (c_hi == 0 && even));
+        if (!in)
+            continue;
+        uint64_t u = 1;
+        for (size_t i = 0; i < k; i++)
+            u *= 10;
+        put_decimal(f < 0, (uint64_t)r, u, k, buf);
+        if (k == 0)
+            memcpy(buf + strlen(buf), ".0", 3);
+        return true;
+    }
+    return false;
+}
+
 void ldr_fmt_float(float f, char buf[32])
 {
     if (fmt_special(isnan(f), isinf(f), f < 0, buf))
+        return;
+    if (fmt_short_decimal_f(f, buf))
         return;
     /* The same argument as ldr_fmt_double with 6..9 digits and a 2^-24 interval. */
     int prec = fabsf(f) < FLT_MIN ? 1 : 6;

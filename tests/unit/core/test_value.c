@@ -1108,6 +1108,72 @@ static void fmt_double_reference(double d, char buf[32])
         memcpy(buf + strlen(buf), ".0", 3);
 }
 
+/* The printf search ldr_fmt_float uses outside its fast path, as the reference. */
+static void fmt_float_reference(float f, char buf[32])
+{
+    int prec = fabsf(f) < FLT_MIN ? 1 : 6;
+    for (; prec < 9; prec++) {
+        snprintf(buf, 32, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    if (prec == 9)
+        snprintf(buf, 32, "%.9g", (double)f);
+    if (!strpbrk(buf, ".e"))
+        memcpy(buf + strlen(buf), ".0", 3);
+}
+
+TEST(fmt_float_fast_path_matches_printf)
+{
+    uint64_t x = 0x2545F4914F6CDD1Du;
+    char got[32], want[32];
+    int checked = 0;
+    for (int i = 0; i < 400000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        float f;
+        switch (i % 4) {
+        case 0: /* short decimals read from text, the common case */
+            f = (float)((double)(int64_t)(x % 2000001u - 1000000) /
+                        (double)(uint64_t[]){1, 10, 100, 1000, 10000, 100000,
+                                             1000000}[(x >> 40) % 7]);
+            break;
+        case 1: { /* arbitrary bits in and around the fast range */
+            uint32_t b = (uint32_t)x;
+            b = (b & UINT32_C(0x807FFFFF)) | (uint32_t)(100 + (x >> 32) % 60) << 23;
+            memcpy(&f, &b, sizeof f);
+            break;
+        }
+        case 2: /* powers of two and their neighbours (uneven intervals) */
+            f = ldexpf(1.0f, (int)((x >> 8) % 40) - 16);
+            if (x & 1)
+                f = nextafterf(f, (x & 2) ? INFINITY : 0.0f);
+            break;
+        default:
+            f = (float)((double)(x % 1000000) / 7.0);
+            break;
+        }
+        if (isnan(f) || isinf(f))
+            continue;
+        ldr_fmt_float(f, got);
+        fmt_float_reference(f, want);
+        checked++;
+        if (strcmp(got, want) != 0) {
+            HARNESS_FAIL("%a: got %s, want %s", (double)f, got, want);
+            return;
+        }
+    }
+    CHECK(checked > 390000);
+    static const float edges[] = {1e-4f, 9.9999997e-5f, 1e6f,       999999.94f, 0.1f, 0.3f, -2.5f,
+                                  1.0f,  0.000123f,     123456.79f, 8388608.0f, 0.5f, 3.0f};
+    for (size_t i = 0; i < LDR_ARRAY_LEN(edges); i++) {
+        ldr_fmt_float(edges[i], got);
+        fmt_float_reference(edges[i], want);
+        CHECK_EQ_STR(got, want);
+    }
+}
+
 TEST(fmt_double_fast_path_matches_printf)
 {
     uint64_t x = 0x9E3779B97F4A7C15u;
@@ -1195,6 +1261,7 @@ int main(void)
     RUN(fmt_float_cases);
     RUN(fmt_double_round_trip_random);
     RUN(fmt_double_fast_path_matches_printf);
+    RUN(fmt_float_fast_path_matches_printf);
     RUN(fmt_float_round_trip_random);
     RUN(value_round_trip_random);
     return harness_done();
