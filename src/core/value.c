@@ -770,7 +770,7 @@ static bool fmt_short_decimal(double d, char buf[32])
         double x = a * p10[k];
         if (x >= 1e15)
             return false;
-        double r = floor(x + 0.5);
+        double r = (double)(uint64_t)(x + 0.5); /* floor: positive, < 2^63 */
         if (r / p10[k] != a)
             continue;
         uint64_t m = (uint64_t)r, ip = m / u10[k], fp = m % u10[k];
@@ -878,10 +878,15 @@ static bool fmt_short_decimal_f(float f, char buf[32])
     if (!(fa >= 1e-4f && fa < 1e6f))
         return false;
     double a = (double)fa;
-    double lo = (a + (double)nextafterf(fa, 0.0f)) / 2,
-           hi = (a + (double)nextafterf(fa, INFINITY)) / 2;
-    uint32_t bits;
+    /* The neighbours: a positive normal float's bits are ordered like its values. */
+    uint32_t bits, b_dn, b_up;
+    float dn, up;
     memcpy(&bits, &fa, sizeof bits);
+    b_dn = bits - 1;
+    b_up = bits + 1;
+    memcpy(&dn, &b_dn, sizeof dn);
+    memcpy(&up, &b_up, sizeof up);
+    double lo = (a + (double)dn) / 2, hi = (a + (double)up) / 2;
     bool even = (bits & 1) == 0;
     for (size_t k = 0; k < LDR_ARRAY_LEN(p10); k++) {
         double P = p10[k];
@@ -889,9 +894,10 @@ static bool fmt_short_decimal_f(float f, char buf[32])
         if (x >= 1e9)
             return false;
         double xe = fma(a, P, -x); /* a * P = x + xe exactly */
-        double r = floor(x);
+        uint64_t ri = (uint64_t)x; /* floor: 0 < x < 1e9 */
+        double r = (double)ri;
         double t = (x - r) - 0.5; /* exact */
-        if (t > -xe || (t == -xe && fmod(r, 2) != 0))
+        if (t > -xe || (t == -xe && (ri & 1)))
             r += 1;
         if (r == 0)
             continue;
