@@ -37,11 +37,11 @@ typedef struct ldr_redis_opts {
     const char *const *hosts;
     const int *ports;
     size_t n_hosts;
-    int db;               /* SELECT db on connect (standalone only; 0 = none) */
-    const char *password; /* AUTH on connect when non-NULL */
-    const char *username; /* AUTH username password when both are set (Redis 6 ACLs) */
-    bool cluster;         /* redis_type: redis_cluster */
-    bool ssl;             /* ssl=true in the connection string: rejected (unsupported) */
+    int db;                 /* SELECT db on connect (standalone only; 0 = none) */
+    const char *password;   /* AUTH on connect when non-NULL */
+    const char *username;   /* AUTH username password when both are set (Redis 6 ACLs) */
+    bool cluster;           /* redis_type: redis_cluster */
+    bool ssl;               /* ssl=true in the connection string: rejected (unsupported) */
     int connect_timeout_ms; /* default 2000 */
     int read_timeout_ms;    /* default 2000: the longest wait for one reply */
 } ldr_redis_opts;
