@@ -25,6 +25,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,7 @@ struct ldr_redis {
     uint16_t *slot_node; /* NSLOTS entries: 1 + node index, 0 = unknown */
     cstate *st;          /* exec scratch, grown as needed */
     size_t st_cap;
+    bool sigpipe_ignored; /* SIGPIPE was SIG_IGN at open: no guard needed */
 };
 
 /* ---- Small helpers --------------------------------------------------------------------- */
@@ -113,6 +116,41 @@ static const char **argv_for_hiredis(const char *const *argv)
         const char **out;
     } u = {argv};
     return u.out;
+}
+
+/* hiredis writes with write(2), so a peer that closed its end raises SIGPIPE, which
+ * kills a process that has not ignored it (the server does; a CLI may not). Unless the
+ * process ignores SIGPIPE, the calling thread blocks it around our I/O, and a SIGPIPE
+ * that we caused is consumed before the mask is restored; the write itself fails with
+ * EPIPE and is handled as a lost connection. */
+typedef struct pipe_guard {
+    bool active;
+    sigset_t old;
+} pipe_guard;
+
+static void pipe_guard_on(const ldr_redis *r, pipe_guard *g)
+{
+    g->active = false;
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    if (r->sigpipe_ignored || sigpending(&pending) != 0 || sigismember(&pending, SIGPIPE))
+        return; /* a SIGPIPE already pending is not ours to consume */
+    g->active = pthread_sigmask(SIG_BLOCK, &pipe, &g->old) == 0;
+}
+
+static void pipe_guard_off(pipe_guard *g)
+{
+    if (!g->active)
+        return;
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    struct timespec zero = {0, 0};
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+        while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
 /* ---- CRC16 and hash slots ---------------------------------------------------------------- */
@@ -413,17 +451,22 @@ static bool node_connect(ldr_redis *r, size_t i, ldr_err *err)
     return true;
 }
 
-/* Describes the error of a context after a failed read or write, then drops it. */
+/* Describes the error of a context after a failed read or write, then drops it. A read
+ * timeout also starts the node's backoff: a node that stopped answering is not waited
+ * for again at once (the retry goes to a new owner, or fails fast). */
 static void node_lost(ldr_redis *r, rnode *nd, int errnum)
 {
     redisContext *c = nd->c;
     if (c->err == REDIS_ERR_IO &&
-        (errnum == EAGAIN || errnum == EWOULDBLOCK || strstr(c->errstr, "temporarily")))
-        snprintf(nd->fail, sizeof nd->fail, "redis %s:%d: no reply within %d ms (read timeout)",
-                 nd->host, nd->port, r->read_ms);
-    else
+        (errnum == EAGAIN || errnum == EWOULDBLOCK || strstr(c->errstr, "temporarily"))) {
+        char why[64];
+        snprintf(why, sizeof why, "no reply within %d ms (read timeout)", r->read_ms);
+        snprintf(nd->fail, sizeof nd->fail, "redis %s:%d: %s", nd->host, nd->port, why);
+        node_backoff(nd, why);
+    } else {
         snprintf(nd->fail, sizeof nd->fail, "redis %s:%d: connection lost: %s", nd->host, nd->port,
                  c->errstr[0] ? c->errstr : "I/O error");
+    }
     node_drop(nd);
 }
 
@@ -537,6 +580,8 @@ static ldr_redis *redis_new(const ldr_redis_opts *o)
     r->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_TIMEOUT;
     r->read_ms = o->read_timeout_ms > 0 ? o->read_timeout_ms : DEFAULT_TIMEOUT;
     r->slot_node = ldr_xcalloc(NSLOTS, sizeof *r->slot_node);
+    struct sigaction sa;
+    r->sigpipe_ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
     for (size_t i = 0; i < o->n_hosts; i++)
         node_get(r, o->hosts[i], strlen(o->hosts[i]), o->ports[i]);
     r->n_seeds = r->n_nodes;
@@ -548,6 +593,9 @@ ldr_redis *ldr_redis_open(const ldr_redis_opts *o, ldr_err *err)
     if (check_opts(o, err))
         return NULL;
     ldr_redis *r = redis_new(o);
+    pipe_guard g;
+    pipe_guard_on(r, &g);
+    bool ok;
     if (!r->cluster) {
         /* Standalone: the first host serves every slot; further hosts are ignored. */
         r->primaries = ldr_xmalloc(sizeof(size_t));
@@ -555,13 +603,14 @@ ldr_redis *ldr_redis_open(const ldr_redis_opts *o, ldr_err *err)
         r->n_primaries = 1;
         for (size_t s = 0; s < NSLOTS; s++)
             r->slot_node[s] = 1;
-        if (node_connect(r, 0, err))
-            return r;
+        ok = node_connect(r, 0, err);
     } else {
         ldr_err_clear(err);
-        if (slots_refresh(r, err))
-            return r;
+        ok = slots_refresh(r, err);
     }
+    pipe_guard_off(&g);
+    if (ok)
+        return r;
     ldr_redis_close(r);
     return NULL;
 }
@@ -851,7 +900,10 @@ static ldr_code exec_on(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, size_
         memset(&r->st[i], 0, sizeof r->st[i]);
         r->st[i].node = fixed != SIZE_MAX ? fixed : route(r, &cmds[i]);
     }
+    pipe_guard g;
+    pipe_guard_on(r, &g);
     ldr_code rc = exec_rounds(r, cmds, n, fixed, replies, err);
+    pipe_guard_off(&g);
     if (rc)
         ldr_redis_replies_free(replies, n);
     return rc;
