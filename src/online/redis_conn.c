@@ -749,12 +749,14 @@ static verdict classify(ldr_redis *r, size_t i, size_t from, redisReply *rep, ld
 
 typedef struct round_state {
     bool refresh, busy;
+    bool fatal; /* err is set: the batch fails once every reply of the round is read */
     char busy_msg[NODE_MSG_LEN];
 } round_state;
 
-/* Reads the replies of one node's queue. Returns false only for a batch-fatal error
- * (err set); a lost connection marks the node failed and returns true. */
-static bool node_recv(ldr_redis *r, size_t node, bool follow, redisReply **replies, round_state *rs,
+/* Reads the replies of one node's queue, all of them even after a batch-fatal error (so
+ * the connection stays in step with its requests). A lost connection marks the node
+ * failed; the commands from q[q_ok] on then need a retry. */
+static void node_recv(ldr_redis *r, size_t node, bool follow, redisReply **replies, round_state *rs,
                       ldr_err *err)
 {
     for (r->nodes[node].q_ok = 0; r->nodes[node].q_ok < r->nodes[node].q_n; r->nodes[node].q_ok++) {
@@ -769,12 +771,13 @@ static bool node_recv(ldr_redis *r, size_t node, bool follow, redisReply **repli
         if (got != REDIS_OK) {
             node_lost(r, nd, errno);
             nd->failed = true;
-            return true;
+            return;
         }
         redisReply *rep = v;
         r->st[i].asking = false;
-        verdict vd =
-            follow && rep->type == REDIS_REPLY_ERROR ? classify(r, i, node, rep, err) : V_DONE;
+        verdict vd = follow && rep->type == REDIS_REPLY_ERROR && !rs->fatal
+                         ? classify(r, i, node, rep, err)
+                         : V_DONE;
         if (vd == V_DONE) {
             replies[i] = rep;
             r->st[i].done = true;
@@ -784,12 +787,10 @@ static bool node_recv(ldr_redis *r, size_t node, bool follow, redisReply **repli
             snprintf(rs->busy_msg, sizeof rs->busy_msg, "redis %s:%d: %s", r->nodes[node].host,
                      r->nodes[node].port, rep->str);
         freeReplyObject(rep);
-        if (vd == V_FAIL)
-            return false;
+        rs->fatal |= vd == V_FAIL;
         rs->busy |= vd == V_BUSY;
         rs->refresh |= vd == V_REFRESH || vd == V_BUSY;
     }
-    return true;
 }
 
 /* After a round: commands of a failed node get their one retry, or fail the batch. */
@@ -829,12 +830,10 @@ static ldr_code run_round(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, siz
         }
     }
     bool follow = r->cluster && fixed == SIZE_MAX;
-    ldr_code rc = LDR_OK;
-    for (size_t j = 0; j < r->n_nodes; j++) {
-        rnode *nd = &r->nodes[j];
-        if (nd->q_n && !nd->failed && !node_recv(r, j, follow, replies, rs, err))
-            rc = err ? err->code : LDR_EBACKEND;
-    }
+    for (size_t j = 0; j < r->n_nodes; j++)
+        if (r->nodes[j].q_n && !r->nodes[j].failed)
+            node_recv(r, j, follow, replies, rs, err);
+    ldr_code rc = rs->fatal ? LDR_EBACKEND : LDR_OK;
     for (size_t j = 0; j < r->n_nodes && rc == LDR_OK; j++)
         if (r->nodes[j].q_n && r->nodes[j].failed && !retry_failed(r, j, rs, err))
             rc = LDR_EBACKEND;
@@ -918,6 +917,11 @@ ldr_code ldr_redis_exec(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n,
 ldr_code ldr_redis_exec_node(ldr_redis *r, size_t node, const ldr_redis_cmd *cmds, size_t n,
                              struct redisReply **replies, ldr_err *err)
 {
-    LDR_ASSERT(node < r->n_primaries);
+    if (node >= r->n_primaries) { /* the cluster may have shrunk since node_count */
+        for (size_t i = 0; i < n; i++)
+            replies[i] = NULL;
+        return ldr_err_setf(err, LDR_EINVAL, "redis: node %zu out of range (%zu primaries now)",
+                            node, r->n_primaries);
+    }
     return exec_on(r, cmds, n, r->primaries[node], replies, err);
 }

@@ -19,6 +19,8 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -588,6 +590,134 @@ TEST(standalone_reconnects_after_connection_kill)
     ldr_redis_close(r);
 }
 
+/* ---- A fake cluster node: a redirect loop ---------------------------------------------- */
+
+/* Serves one connection at a time on a loopback socket: CLUSTER SLOTS maps every slot to
+ * itself, every other keyed command is answered "MOVED <slot> :<port>" (empty host: the
+ * replying node's host), PING with +PONG. */
+typedef struct fake_node {
+    int lfd, port;
+    volatile int stop;
+    pthread_t thr;
+} fake_node;
+
+static bool read_line(FILE *f, char *buf, size_t cap)
+{
+    return fgets(buf, (int)cap, f) != NULL;
+}
+
+/* Reads one RESP command; returns argc (0 at EOF), argv[0..1] upper-cased into a, b. */
+static int read_command(FILE *f, char *a, char *b, size_t cap)
+{
+    char line[128];
+    if (!read_line(f, line, sizeof line) || line[0] != '*')
+        return 0;
+    int argc = (int)strtol(line + 1, NULL, 10);
+    for (int i = 0; i < argc; i++) {
+        if (!read_line(f, line, sizeof line) || line[0] != '$')
+            return 0;
+        size_t len = (size_t)strtol(line + 1, NULL, 10);
+        char *val = ldr_xmalloc(len + 2);
+        size_t got = fread(val, 1, len + 2, f);
+        if (i < 2) {
+            char *dst = i == 0 ? a : b;
+            snprintf(dst, cap, "%.*s", (int)(len < cap ? len : cap - 1), val);
+        }
+        ldr_free(val);
+        if (got != len + 2)
+            return 0;
+    }
+    return argc;
+}
+
+static void fake_serve(fake_node *fn, int fd)
+{
+    FILE *in = fdopen(dup(fd), "r");
+    char a[32], b[32], out[160];
+    int argc;
+    while (in && (argc = read_command(in, a, b, sizeof a)) > 0) {
+        if (!strcasecmp(a, "CLUSTER"))
+            snprintf(out, sizeof out,
+                     "*1\r\n*3\r\n:0\r\n:16383\r\n*3\r\n$9\r\n127.0.0.1\r\n:%d\r\n$2\r\nid\r\n",
+                     fn->port);
+        else if (!strcasecmp(a, "PING"))
+            snprintf(out, sizeof out, "+PONG\r\n");
+        else
+            snprintf(out, sizeof out, "-MOVED %u :%d\r\n", ldr_redis_slot(b, strlen(b)), fn->port);
+        if (write(fd, out, strlen(out)) < 0)
+            break;
+    }
+    if (in)
+        fclose(in);
+    close(fd);
+}
+
+static void *fake_main(void *p_fn)
+{
+    fake_node *fn = p_fn;
+    while (!fn->stop) {
+        struct pollfd p = {fn->lfd, POLLIN, 0};
+        if (poll(&p, 1, 50) == 1) {
+            int fd = accept(fn->lfd, NULL, NULL);
+            if (fd >= 0)
+                fake_serve(fn, fd);
+        }
+    }
+    return NULL;
+}
+
+static bool fake_start(fake_node *fn)
+{
+    memset(fn, 0, sizeof *fn);
+    fn->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    if (bind(fn->lfd, (struct sockaddr *)&sa, sizeof sa) || listen(fn->lfd, 8) ||
+        getsockname(fn->lfd, (struct sockaddr *)&sa, &len))
+        return false;
+    fn->port = ntohs(sa.sin_port);
+    return pthread_create(&fn->thr, NULL, fake_main, fn) == 0;
+}
+
+static void fake_stop(fake_node *fn)
+{
+    fn->stop = 1;
+    pthread_join(fn->thr, NULL);
+    close(fn->lfd);
+}
+
+TEST(cluster_redirect_loop_is_bounded)
+{
+    fake_node fn;
+    CHECK(fake_start(&fn));
+    char conn[64];
+    snprintf(conn, sizeof conn, "127.0.0.1:%d", fn.port);
+    ldr_err err;
+    ldr_redis *r = open_conn(conn, true, 0, &err);
+    CHECK(r != NULL);
+    if (r) {
+        batch b;
+        b_init(&b);
+        for (int i = 0; i < 3; i++)
+            b_add(&b, 1, 2, (arg[]){S("GET"), S(i == 0 ? "a" : i == 1 ? "b" : "c")});
+        CHECK_EQ_I64(b_exec(&b, r, &err), LDR_EBACKEND);
+        CHECK_CONTAINS(err.msg, "more than 5 redirects");
+        CHECK_CONTAINS(err.msg, conn);
+        CHECK(b.replies[0] == NULL && b.replies[1] == NULL && b.replies[2] == NULL);
+        /* Every reply of the failed batch was consumed: the connection is in step (on
+         * exec_node, which follows no redirects, a stale MOVED would be PING's reply). */
+        b_reset(&b);
+        b_add(&b, -1, 1, (arg[]){S("PING")});
+        b.n_replies = 1;
+        CHECK_OK(ldr_redis_exec_node(r, 0, b.cmds, 1, b.replies, &err), err);
+        CHECK(b.replies[0] && b.replies[0]->type == REDIS_REPLY_STATUS &&
+              !strcmp(b.replies[0]->str, "PONG"));
+        b_fini(&b);
+        ldr_redis_close(r);
+    }
+    fake_stop(&fn);
+}
+
 /* ---- Cluster --------------------------------------------------------------------------- */
 
 #define NKEYS 2000
@@ -1106,6 +1236,7 @@ int main(void)
     RUN(opts_parse_bad);
     RUN(connection_refused_is_prompt_and_named);
     RUN(read_timeout_against_a_silent_server);
+    RUN(cluster_redirect_loop_is_bounded);
     RUN_S(standalone_pipeline_binary);
     RUN_S(standalone_error_reply_is_a_reply);
     RUN_S(standalone_select_db);
