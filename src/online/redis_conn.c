@@ -211,15 +211,20 @@ static ldr_code parse_hostport(const char *s, size_t len, ldr_arena *a, const ch
     size_t host_len = len;
     if (len && s[0] == '[') { /* [IPv6]:port */
         const char *close = memchr(s, ']', len);
-        if (!close)
+        if (!close || (close + 1 < s + len && close[1] != ':'))
             return ldr_err_setf(err, LDR_ECONFIG, "redis connection_string: bad host \"%s\"",
                                 ldr__quote(s, len, q));
         host = s + 1;
         host_len = (size_t)(close - host);
-        colon = close + 1 < s + len && close[1] == ':' ? close + 1 : NULL;
+        colon = close + 1 < s + len ? close + 1 : NULL;
     } else {
-        colon = memrchr(s, ':', len);
+        colon = memchr(s, ':', len);
         host_len = colon ? (size_t)(colon - s) : len;
+        if (colon && memchr(colon + 1, ':', len - host_len - 1))
+            return ldr_err_setf(err, LDR_ECONFIG,
+                                "redis connection_string: bad host \"%s\" (write IPv6 "
+                                "addresses in brackets: [::1]:6379)",
+                                ldr__quote(s, len, q));
     }
     if (host_len == 0)
         return ldr_err_setf(err, LDR_ECONFIG, "redis connection_string: empty host in \"%s\"",
@@ -306,18 +311,20 @@ ldr_code ldr_redis_opts_parse(const char *conn, bool cluster, ldr_arena *a, ldr_
     int *ports = ldr_arena_calloc(a, cap, sizeof(int));
     o->hosts = hosts;
     o->ports = ports;
-    for (const char *p = conn;;) {
+    size_t item = 1;
+    for (const char *p = conn;; item++) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         while (len && (*p == ' ' || *p == '\t'))
             p++, len--;
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
+        bool option = memchr(p, '=', len) != NULL;
+        while (!option && len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--; /* an option's value is kept verbatim (a password may end in a space) */
         ldr_code rc = LDR_OK;
-        if (len == 0)
+        if (len == 0) /* the string is not quoted: it may hold a password */
             rc = ldr_err_setf(err, LDR_ECONFIG,
-                              "redis connection_string: empty item (stray comma) in \"%s\"", conn);
-        else if (memchr(p, '=', len))
+                              "redis connection_string: empty item %zu (stray comma)", item);
+        else if (option)
             rc = parse_option(p, len, a, o, err);
         else if ((rc = parse_hostport(p, len, a, &hosts[o->n_hosts], &ports[o->n_hosts], err)) ==
                  LDR_OK)

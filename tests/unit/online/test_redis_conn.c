@@ -253,6 +253,14 @@ TEST(opts_parse_good)
     CHECK_EQ_STR(o.username, "bob");
     CHECK(!o.ssl);
 
+    CHECK_OK(ldr_redis_opts_parse("[::1],localhost:7000 , password= sp ", false, &a, &o, &err),
+             err);
+    CHECK_EQ_I64(o.n_hosts, 2);
+    CHECK_EQ_STR(o.hosts[0], "::1");
+    CHECK_EQ_I64(o.ports[0], 6379);
+    CHECK_EQ_STR(o.hosts[1], "localhost");
+    CHECK_EQ_STR(o.password, " sp "); /* values are verbatim */
+
     CHECK_OK(ldr_redis_opts_parse("a:1,b:2", true, &a, &o, &err), err);
     CHECK(o.cluster);
     CHECK_EQ_I64(o.n_hosts, 2);
@@ -281,10 +289,14 @@ TEST(opts_parse_bad)
         {"h,ssl=maybe", false, "bad ssl"},
         {"h,ssl=true", false, "ssl=true is not supported"},
         {"db=1", false, "no host"},
-        {"h,,h2", false, "empty item"},
-        {"h,", false, "empty item"},
+        {"h,,h2", false, "empty item 2"},
+        {"h,", false, "empty item 2"},
         {"h,db=1", true, "only database 0"},
         {"[::1:80", false, "bad host"},
+        {"[::1]x", false, "bad host"},
+        {"[::1]:", false, "bad port"},
+        {"::1", false, "in brackets"},
+        {"h:1:2", false, "in brackets"},
     };
     ldr_arena a;
     ldr_arena_init(&a, 4096);
@@ -296,6 +308,15 @@ TEST(opts_parse_bad)
         if (rc != LDR_ECONFIG)
             HARNESS_FAIL("\"%s\": code %d, expected LDR_ECONFIG", cases[i].conn, (int)rc);
         CHECK_CONTAINS(err.msg, cases[i].needle);
+    }
+    /* Messages never echo a password. */
+    static const char *const secret[] = {"h,password=hunter2,,x", "h,password=hunter2,foo=1",
+                                         "h,password=hunter2,:1", "h,password=hunter2,ssl=true"};
+    for (size_t i = 0; i < LDR_ARRAY_LEN(secret); i++) {
+        ldr_redis_opts o;
+        ldr_err err;
+        CHECK_FAILS(ldr_redis_opts_parse(secret[i], false, &a, &o, &err), LDR_ECONFIG);
+        CHECK(strstr(err.msg, "hunter2") == NULL);
     }
     /* Options built by hand are checked by open too. */
     const char *hosts[] = {"127.0.0.1"};
