@@ -16,8 +16,11 @@
  * commands once. Every round either finishes commands or spends a bounded per-command
  * budget, so an exec always ends. Scratch arrays live in the handle and are reused.
  *
- * Invariants: a context is either healthy or freed (never kept with c->err set); a node
- * in backoff (retry_at in the future) is not dialled: commands for it fail at once.
+ * Invariants: a context is either healthy or freed (never kept with c->err set), and
+ * every reply of a round is read before exec returns, so a kept connection never holds
+ * stale replies; a node in backoff (retry_at in the future) is not dialled: commands for
+ * it fail at once. Waits are bounded by the connect and read timeouts (set on every
+ * socket). SIGPIPE is blocked around our I/O unless the process ignores it.
  * Everything is allocated with the ldr_x* allocators except hiredis's own objects.
  * Thread-safety: none; one thread uses a handle at a time (redis_conn.h).
  */
