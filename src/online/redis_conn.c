@@ -166,7 +166,7 @@ static uint16_t crc16(const unsigned char *p, size_t len)
     for (size_t i = 0; i < len; i++) {
         crc = (uint16_t)(crc ^ (uint16_t)(p[i] << 8));
         for (int b = 0; b < 8; b++)
-            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+            crc = (uint16_t)((crc & 0x8000) ? (crc << 1) ^ 0x1021 : crc << 1);
     }
     return crc;
 }
@@ -378,7 +378,8 @@ static void node_drop(rnode *nd)
     }
 }
 
-/* Records a failed connect and schedules the next attempt (10 ms doubling to 1 s). */
+/* Records a failed connect or a read timeout and schedules the next attempt (10 ms
+ * doubling to 1 s, until the node answers again). */
 static void node_backoff(rnode *nd, const char *why)
 {
     nd->backoff_ms = nd->backoff_ms ? nd->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -456,8 +457,8 @@ static bool node_connect(ldr_redis *r, size_t i, ldr_err *err)
         return false;
     }
     nd->c = c;
-    nd->backoff_ms = 0;
-    nd->retry_at_ms = 0;
+    nd->retry_at_ms = 0; /* backoff_ms is reset by a reply, not by a connect: a hung
+                          * server still accepts connections (the kernel does) */
     return true;
 }
 
@@ -470,7 +471,7 @@ static void node_lost(ldr_redis *r, rnode *nd, int errnum)
     if (c->err == REDIS_ERR_IO &&
         (errnum == EAGAIN || errnum == EWOULDBLOCK || strstr(c->errstr, "temporarily"))) {
         char why[64];
-        snprintf(why, sizeof why, "no reply within %d ms (read timeout)", r->read_ms);
+        snprintf(why, sizeof why, "read timeout: no reply within %d ms", r->read_ms);
         snprintf(nd->fail, sizeof nd->fail, "redis %s:%d: %s", nd->host, nd->port, why);
         node_backoff(nd, why);
     } else {
@@ -539,6 +540,7 @@ static bool slots_load_from(ldr_redis *r, size_t i, uint16_t *map, ldr_err *err)
         ldr_err_setf(err, LDR_EBACKEND, "%s (CLUSTER SLOTS)", r->nodes[i].fail);
         return false;
     }
+    r->nodes[i].backoff_ms = 0; /* the node answers */
     bool ok = rep->type != REDIS_REPLY_ERROR && slots_apply(r, rep, i, map);
     const rnode *nd = &r->nodes[i]; /* after slots_apply, which may add nodes */
     if (!ok && rep->type == REDIS_REPLY_ERROR)
@@ -785,6 +787,7 @@ static void node_recv(ldr_redis *r, size_t node, bool follow, redisReply **repli
         }
         redisReply *rep = v;
         r->st[i].asking = false;
+        nd->backoff_ms = 0; /* the node answers */
         verdict vd = follow && rep->type == REDIS_REPLY_ERROR && !rs->fatal
                          ? classify(r, i, node, rep, err)
                          : V_DONE;
