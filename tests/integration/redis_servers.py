@@ -7,7 +7,7 @@ As a module:
 As a CLI (used by meson to wrap test executables):
     redis_servers.py run [--standalone] [--cluster] [--cluster-replicas R] -- CMD ARGS...
 starts what is asked, exports LARDER_TEST_REDIS=127.0.0.1:PORT and
-LARDER_TEST_REDIS_CLUSTER=host:port,... (every node of the cluster; any is a seed), runs
+LARDER_TEST_REDIS_CLUSTER=host:port,host:port,host:port (the primaries: seed nodes), runs
 CMD and returns its exit code.
 
 Servers run in a private temporary directory (configs, logs, cluster node files) with no
@@ -215,10 +215,21 @@ def _wait_cluster(ports, replicas):
     raise RuntimeError("cluster did not reach cluster_state:ok")
 
 
+def _primaries(port):
+    """The primaries' addresses, in slot order, from CLUSTER SLOTS on one node."""
+    slots = command(port, "CLUSTER", "SLOTS")
+    out = []
+    for entry in sorted(slots, key=lambda e: e[0]):
+        addr = "%s:%d" % (entry[2][0] or "127.0.0.1", entry[2][1])
+        if addr not in out:
+            out.append(addr)
+    return out
+
+
 @contextlib.contextmanager
 def cluster(n=3, replicas=0):
-    """n primaries with `replicas` replicas each; yields every node as "127.0.0.1:PORT"
-    (primaries first, as redis-cli assigns them)."""
+    """n primaries with `replicas` replicas each; yields the primaries as "127.0.0.1:PORT"
+    (the seeds; the replicas are found through CLUSTER SLOTS/NODES)."""
     s = Servers()
     try:
         def node_args(port):
@@ -239,7 +250,7 @@ def cluster(n=3, replicas=0):
             raise RuntimeError("redis-cli --cluster create failed: %s%s"
                                % (r.stdout[-500:], r.stderr[-500:]))
         _wait_cluster(ports, replicas)
-        yield addrs
+        yield _primaries(ports[0])
     finally:
         s.close()
 
