@@ -5,15 +5,16 @@
  *   standalone: 1000-command pipelines with binary keys and values (NUL bytes), error
  *   replies returned as replies, SELECT, AUTH failures, connection refused, a read
  *   timeout against a silent server, and a killed connection transparently reopened;
- *   cluster: 2000 keys over every primary in one batch, SCAN through exec_node, MOVED
- *   after migrating a slot, ASK during a migration, and the fault test (kill -9 of a
- *   primary during a read loop: prompt errors naming the node, then service resumes
- *   after the replica's promotion, on the same handle).
+ *   cluster: a fake node redirecting forever (bounded, connection kept in step), 2000
+ *   keys over every primary in one batch, SCAN through exec_node, MOVED after migrating
+ *   a slot, ASK during a migration, CLUSTERDOWN -> LDR_EBUSY, and the fault tests
+ *   (SIGSTOP, then kill -9, of a primary during a read loop: prompt errors naming the
+ *   node, then service resumes after the replica's promotion, on the same handle).
  * Servers come from tests/integration/redis_servers.py (meson runs this binary under
  * it): LARDER_TEST_REDIS=host:port and LARDER_TEST_REDIS_CLUSTER=host:port,... Without
  * them the server tests print TAP skips. Admin steps (CONFIG SET, CLUSTER SETSLOT,
  * MIGRATE) use hiredis directly, which is why this test includes hiredis.h. The fault
- * test kills a primary, so it runs last.
+ * tests change which nodes are primaries, so they run last.
  */
 #include "online/redis_conn.h"
 
