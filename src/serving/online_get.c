@@ -5,9 +5,10 @@
  * Per request: resolve the plan (repo/fplan.c, shared with historical retrieval); find
  * every join key the projections need in the request (through join_key_map), each
  * coerced once to its entity's declared type; per projection serialize each row's key
- * (Feast v3), deduplicate the keys with an open-addressing table, read the distinct keys
- * in one store call, and fan the answers out to the rows. Statuses follow the Go server
- * (reference §6.3), which is TTL-aware: NOT_FOUND when the store has no row for the key
+ * (Feast v3) and deduplicate the keys with an open-addressing table; then read every
+ * projection's distinct keys in one store call (ldr_online_read_many: on Redis one HMGET
+ * per hash for all the views sharing it), and fan the answers out to the rows. Statuses follow the
+ * Go server (reference §6.3), which is TTL-aware: NOT_FOUND when the store has no row for the key
  * (or the row lacks the feature), NULL_VALUE for a stored null, OUTSIDE_MAX_AGE when
  * now - event time > ttl (the value is still returned), else PRESENT.
  *
@@ -143,6 +144,131 @@ static size_t key_bound(const char *const *names, const ldr_value *vals, size_t 
     return n;
 }
 
+/* ---- one projection's read ------------------------------------------------------------ */
+
+/* A projection's keys (deduplicated), requested features and where they go. */
+typedef struct projread {
+    ldr_online_read_req req;
+    ldr_online_view view;
+    uint32_t *uniq; /* per request row: distinct key index, UINT32_MAX for a null key */
+    size_t *fcol;   /* output column of requested feature f */
+} projread;
+
+/* Encodes and deduplicates projection i's keys and lists its features (all from a). */
+static ldr_code prepare_proj(const ldr_defs *defs, const char *project, const ldr_fplan *p,
+                             size_t i, size_t *const *proj_kc, const keycol *kc, size_t n,
+                             size_t n_jk, ldr_arena *a, projread *out, ldr_err *err)
+{
+    const ldr_view *v = p->projs[i].view;
+    size_t nk = v->n_entities;
+    const char **jk = ldr_arena_calloc(a, nk + 1, sizeof *jk);
+    ldr_value *kv = ldr_arena_calloc(a, nk + 1, sizeof *kv);
+    for (size_t k = 0; k < nk; k++)
+        jk[k] = ldr_defs_find_entity(defs, v->entities[k])->join_key;
+    /* Pass 1: room for every key. */
+    size_t total = 16 + 64; /* the entityless key, with slack */
+    for (size_t r = 0; r < n; r++) {
+        for (size_t k = 0; k < nk; k++)
+            kv[k] = kc[proj_kc[i][k]].values[r];
+        total += key_bound(jk, kv, nk);
+    }
+    ldr_buf keys;
+    ldr_buf_init_fixed(&keys, ldr_arena_alloc(a, total + 1), total + 1);
+    /* Pass 2: encode and deduplicate. uniq[r] = distinct key index, UINT32_MAX none. */
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *slot = ldr_arena_calloc(a, cap, sizeof *slot); /* distinct index + 1 */
+    ldr_online_keyref *refs = ldr_arena_calloc(a, n + 1, sizeof *refs);
+    uint32_t *uniq = ldr_arena_calloc(a, n ? n : 1, sizeof *uniq);
+    size_t n_uniq = 0;
+    for (size_t r = 0; r < n; r++) {
+        bool has_null = false;
+        for (size_t k = 0; k < nk; k++) {
+            kv[k] = kc[proj_kc[i][k]].values[r];
+            has_null |= kv[k].is_null;
+        }
+        uniq[r] = UINT32_MAX;
+        if (has_null)
+            continue;
+        size_t start = keys.len;
+        ldr_code rc = nk ? ldr_online_key_encode(jk, kv, nk, &keys, err)
+                         : ldr_online_key_encode_entityless(&keys, err);
+        if (rc != LDR_OK)
+            return rc;
+        const uint8_t *kp = (const uint8_t *)keys.ptr + start;
+        size_t kl = keys.len - start;
+        size_t h = (size_t)ldr_hash_bytes(kp, kl) & (cap - 1);
+        while (slot[h]) {
+            const ldr_online_keyref *o = &refs[slot[h] - 1];
+            if (o->len == kl && !memcmp(o->ptr, kp, kl))
+                break;
+            h = (h + 1) & (cap - 1);
+        }
+        if (!slot[h]) {
+            refs[n_uniq].ptr = kp;
+            refs[n_uniq].len = kl;
+            slot[h] = (uint32_t)++n_uniq;
+        } else {
+            keys.len = start; /* a duplicate: its bytes are not needed */
+        }
+        uniq[r] = slot[h] - 1;
+    }
+    /* The features this projection contributes, in output order. */
+    size_t nf = 0;
+    for (size_t c = 0; c < p->n_cols; c++)
+        nf += p->cols[c].proj == i;
+    const char **fnames = ldr_arena_calloc(a, nf + 1, sizeof *fnames);
+    ldr_type *ftypes = ldr_arena_calloc(a, nf + 1, sizeof *ftypes);
+    out->fcol = ldr_arena_calloc(a, nf + 1, sizeof *out->fcol);
+    nf = 0;
+    for (size_t c = 0; c < p->n_cols; c++) {
+        if (p->cols[c].proj != i)
+            continue;
+        fnames[nf] = p->cols[c].feature->name;
+        ftypes[nf] = p->cols[c].feature->type;
+        out->fcol[nf++] = n_jk + c;
+    }
+    ldr_serving_online_view(defs, project, v, a, &out->view);
+    out->uniq = uniq;
+    out->req =
+        (ldr_online_read_req){.view = &out->view,
+                              .features = fnames,
+                              .types = ftypes,
+                              .n_features = nf,
+                              .keys = refs,
+                              .n_keys = n_uniq,
+                              .out = ldr_arena_calloc(a, n_uniq + 1, sizeof(ldr_online_hit))};
+    return LDR_OK;
+}
+
+/* Copies a projection's answers to every request row, with Feast's statuses. */
+static void fan_out(const projread *pr, const ldr_view *v, size_t n, ldr_ts now,
+                    ldr_online_response *out)
+{
+    const ldr_online_read_req *q = &pr->req;
+    for (size_t f = 0; f < q->n_features; f++) {
+        size_t c = pr->fcol[f];
+        for (size_t r = 0; r < n; r++) {
+            const ldr_online_hit *hit = pr->uniq[r] == UINT32_MAX ? NULL : &q->out[pr->uniq[r]];
+            if (!hit || !hit->found || !hit->present[f]) {
+                out->values[c][r] = ldr_value_null(q->types[f]);
+                out->status[c][r] = LDR_STATUS_NOT_FOUND;
+                out->event_ts[c][r] = LDR_TS_NONE;
+                continue;
+            }
+            out->values[c][r] = hit->values[f];
+            out->event_ts[c][r] = hit->event_ts;
+            if (hit->values[f].is_null)
+                out->status[c][r] = LDR_STATUS_NULL_VALUE;
+            else if (v->ttl > 0 && now - hit->event_ts > v->ttl)
+                out->status[c][r] = LDR_STATUS_OUTSIDE_MAX_AGE;
+            else
+                out->status[c][r] = LDR_STATUS_PRESENT;
+        }
+    }
+}
+
 /* ---- the request --------------------------------------------------------------------------- */
 
 static ldr_code missing_keys(const ldr_online_request *req, const char *const *missing,
@@ -263,111 +389,23 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
     for (size_t i = 0; i < p.n_cols; i++)
         out->names[n_jk + i] = p.cols[i].name;
 
-    /* Per projection: keys, dedupe, one read, fan out. */
-    uint32_t *uniq = ldr_arena_calloc(a, n ? n : 1, sizeof *uniq);
+    /* Per projection: keys and deduplication; then one read of every projection (the
+     * Redis store fetches the views sharing a hash in one HMGET); then the fan out. */
+    projread *pr = ldr_arena_calloc(a, p.n_projs + 1, sizeof *pr);
+    ldr_online_read_req *reqs = ldr_arena_calloc(a, p.n_projs + 1, sizeof *reqs);
+    size_t n_reqs = 0;
     for (size_t i = 0; i < p.n_projs && rc == LDR_OK; i++) {
-        const ldr_view *v = p.projs[i].view;
-        size_t nk = v->n_entities;
-        const char **jk = ldr_arena_calloc(a, nk + 1, sizeof *jk);
-        ldr_value *kv = ldr_arena_calloc(a, nk + 1, sizeof *kv);
-        for (size_t k = 0; k < nk; k++)
-            jk[k] = ldr_defs_find_entity(defs, v->entities[k])->join_key;
-        /* Pass 1: room for every key. */
-        size_t total = 16 + 64; /* the entityless key, with slack */
-        for (size_t r = 0; r < n; r++) {
-            for (size_t k = 0; k < nk; k++)
-                kv[k] = kc[proj_kc[i][k]].values[r];
-            total += key_bound(jk, kv, nk);
-        }
-        ldr_buf keys;
-        ldr_buf_init_fixed(&keys, ldr_arena_alloc(a, total + 1), total + 1);
-        /* Pass 2: encode and deduplicate. uniq[r] = distinct key index, UINT32_MAX none. */
-        size_t cap = 16;
-        while (cap < 2 * n)
-            cap *= 2;
-        uint32_t *slot = ldr_arena_calloc(a, cap, sizeof *slot); /* distinct index + 1 */
-        ldr_online_keyref *refs = ldr_arena_calloc(a, n + 1, sizeof *refs);
-        size_t n_uniq = 0;
-        for (size_t r = 0; r < n && rc == LDR_OK; r++) {
-            bool has_null = false;
-            for (size_t k = 0; k < nk; k++) {
-                kv[k] = kc[proj_kc[i][k]].values[r];
-                has_null |= kv[k].is_null;
-            }
-            uniq[r] = UINT32_MAX;
-            if (has_null)
-                continue;
-            size_t start = keys.len;
-            rc = nk ? ldr_online_key_encode(jk, kv, nk, &keys, err)
-                    : ldr_online_key_encode_entityless(&keys, err);
-            if (rc != LDR_OK)
-                break;
-            const uint8_t *kp = (const uint8_t *)keys.ptr + start;
-            size_t kl = keys.len - start;
-            size_t h = (size_t)ldr_hash_bytes(kp, kl) & (cap - 1);
-            while (slot[h]) {
-                const ldr_online_keyref *o = &refs[slot[h] - 1];
-                if (o->len == kl && !memcmp(o->ptr, kp, kl))
-                    break;
-                h = (h + 1) & (cap - 1);
-            }
-            if (!slot[h]) {
-                refs[n_uniq].ptr = kp;
-                refs[n_uniq].len = kl;
-                slot[h] = (uint32_t)++n_uniq;
-            } else {
-                keys.len = start; /* a duplicate: its bytes are not needed */
-            }
-            uniq[r] = slot[h] - 1;
-        }
-        if (rc != LDR_OK) {
-            ldr_err_prefix(err, "feature view '%s': ", v->name);
-            break;
-        }
-        /* The features this projection contributes, in output order. */
-        size_t nf = 0;
-        for (size_t c = 0; c < p.n_cols; c++)
-            nf += p.cols[c].proj == i;
-        const char **fnames = ldr_arena_calloc(a, nf + 1, sizeof *fnames);
-        ldr_type *ftypes = ldr_arena_calloc(a, nf + 1, sizeof *ftypes);
-        size_t *fcol = ldr_arena_calloc(a, nf + 1, sizeof *fcol);
-        nf = 0;
-        for (size_t c = 0; c < p.n_cols; c++) {
-            if (p.cols[c].proj != i)
-                continue;
-            fnames[nf] = p.cols[c].feature->name;
-            ftypes[nf] = p.cols[c].feature->type;
-            fcol[nf++] = n_jk + c;
-        }
-        ldr_online_view ov;
-        ldr_serving_online_view(defs, project, v, a, &ov);
-        ldr_online_hit *hits = ldr_arena_calloc(a, n_uniq + 1, sizeof *hits);
-        if (n_uniq)
-            rc = ldr_online_read(os, &ov, fnames, ftypes, nf, refs, n_uniq, a, hits, err);
-        if (rc != LDR_OK) {
-            ldr_err_prefix(err, "feature view '%s': ", v->name);
-            break;
-        }
-        for (size_t f = 0; f < nf; f++) {
-            size_t c = fcol[f];
-            for (size_t r = 0; r < n; r++) {
-                const ldr_online_hit *hit = uniq[r] == UINT32_MAX ? NULL : &hits[uniq[r]];
-                if (!hit || !hit->found || !hit->present[f]) {
-                    out->values[c][r] = ldr_value_null(ftypes[f]);
-                    out->status[c][r] = LDR_STATUS_NOT_FOUND;
-                    out->event_ts[c][r] = LDR_TS_NONE;
-                    continue;
-                }
-                out->values[c][r] = hit->values[f];
-                out->event_ts[c][r] = hit->event_ts;
-                if (hit->values[f].is_null)
-                    out->status[c][r] = LDR_STATUS_NULL_VALUE;
-                else if (v->ttl > 0 && now - hit->event_ts > v->ttl)
-                    out->status[c][r] = LDR_STATUS_OUTSIDE_MAX_AGE;
-                else
-                    out->status[c][r] = LDR_STATUS_PRESENT;
-            }
-        }
+        rc = prepare_proj(defs, project, &p, i, proj_kc, kc, n, n_jk, a, &pr[i], err);
+        if (rc != LDR_OK)
+            ldr_err_prefix(err, "feature view '%s': ", p.projs[i].view->name);
+        else if (pr[i].req.n_keys)
+            reqs[n_reqs++] = pr[i].req;
     }
+    if (rc == LDR_OK && n_reqs)
+        rc = ldr_online_read_many(os, reqs, n_reqs, a, err);
+    if (rc != LDR_OK)
+        return rc;
+    for (size_t i = 0; i < p.n_projs; i++)
+        fan_out(&pr[i], p.projs[i].view, n, now, out);
     return rc;
 }
