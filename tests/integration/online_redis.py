@@ -355,6 +355,18 @@ def main():
         rd = parity(larder, tmp, addr, False, [port], ref)
         check_layout(larder, port)
         serve_check(larder, rd, ref["second"])
+        # apply without driver_quality: its fields go, the shared hashes stay
+        with open(os.path.join(rd, "defs.yaml"), "w") as f:
+            f.write(DEFS.split("---\nkind: FeatureView\nname: driver_quality")[0] +
+                    "---\nkind: FeatureView\nname: customer_profile" +
+                    DEFS.split("name: customer_profile", 1)[1])
+        p = run(larder, rd, "apply")
+        key = (b"\x01\x00\x00\x00\x02\x00\x00\x00\x09\x00\x00\x00driver_id"
+               b"\x04\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00rproj")
+        fields = redis_servers.command(port, b"HKEYS", key)
+        check("standalone: apply dropping a view deletes its fields from shared hashes",
+              p.returncode == 0 and isinstance(fields, list) and len(fields) == 7 and
+              "_ts:driver_quality" not in fields and dbsize([port]) == 50, (p.stderr, fields))
         p = run(larder, rd, "teardown")
         check("standalone: teardown leaves the Redis empty",
               p.returncode == 0 and dbsize([port]) == 0, f"{p.stderr} dbsize={dbsize([port])}")
