@@ -527,11 +527,11 @@ static ldr_code decode_feature(const redisReply *r, ldr_type want, ldr_arena *a,
     return LDR_OK;
 }
 
-/* Fills the hit of one (request, key) from its slice r[0..n_features+2) of the reply. */
+/* Fills the hit of one (request, key) from its slice r[0..n_features+2) of the reply;
+ * h was set up as a miss by hit_miss. */
 static ldr_code decode_hit(const ldr_online_read_req *q, redisReply *const *r, ldr_arena *a,
                            ldr_online_hit *h, ldr_err *err)
 {
-    hit_miss(q, a, h);
     const redisReply *ts = r[q->n_features], *cr = r[q->n_features + 1];
     if (ts->type != REDIS_REPLY_STRING)
         return LDR_OK; /* no `_ts:<view>`: the view has no row here */
