@@ -39,27 +39,29 @@
 
 #define SCAN_COUNT  "1000"
 #define MAX_BATCH   ((size_t)1 << 31) /* encoded bytes of one write batch */
-#define WRITE_FIXED 13                /* EVALSHA sha 1 key + 9 fixed ARGV */
+#define WRITE_FIXED 15                /* EVALSHA sha 1 key + at most 11 fixed ARGV */
 #define FIELD_LEN   4                 /* a feature's field name: murmur3, little-endian */
 
 /*
- * Compare-and-set of one row. KEYS[1] the hash. ARGV: 1 `_ts:<view>`, 2
- * `_created_ts:<view>`, 3/4 new event seconds/nanos, 5/6 new created seconds/nanos (5
- * empty: none), 7 TTL seconds (0: none), 8 new `_ts` bytes, 9 new `_created_ts` bytes,
- * then field/value pairs. Returns 1 when written, 0 when the stored row is newer.
+ * Compare-and-set of one row. KEYS[1] the hash. ARGV: 1/2 new event seconds/nanos, 3/4
+ * new created seconds/nanos (3 empty: none), 5 TTL seconds (0: none), 6 the
+ * `_created_ts:<view>` field, then the field/value pairs to HSET, starting with
+ * `_ts:<view>` (7, 8) [and `_created_ts:<view>` when there is one], then the features.
+ * So the write is one HSET of ARGV[7..] (in slices of 1000 arguments: Lua's unpack has a
+ * stack limit), plus an HDEL of a stale created field only when one is stored.
+ * Returns 1 when written, 0 when the stored row is newer.
  * ts() decodes a Timestamp: varints split in a low 28-bit part and the rest so that
  * negative (10-byte, two's complement) seconds stay exact in Lua's doubles.
  */
 static const char WRITE_LUA[] =
     "local function ts(b)\n"
-    "  if not b then return nil end\n"
     "  local f, i = {0, 0}, 1\n"
     "  while i <= #b do\n"
     "    local tag = string.byte(b, i); i = i + 1\n"
     "    local lo, hi, m, k, c = 0, 0, 1, 0, 128\n"
     "    while c >= 128 do\n"
     "      c = string.byte(b, i)\n"
-    "      if not c then return redis.error_reply('larder: corrupt timestamp field') end\n"
+    "      if not c then return nil end\n"
     "      i = i + 1\n"
     "      if k == 4 then m = 1 end\n"
     "      if k < 4 then lo = lo + (c % 128) * m else hi = hi + (c % 128) * m end\n"
@@ -72,38 +74,33 @@ static const char WRITE_LUA[] =
     "  return f\n"
     "end\n"
     "local function older(a, s, n)\n"
+    "  if not a then return redis.error_reply('larder: corrupt timestamp field') end\n"
     "  return s < a[1] or (s == a[1] and n < a[2])\n"
     "end\n"
     "local k = KEYS[1]\n"
-    "local old = redis.call('HMGET', k, ARGV[1], ARGV[2])\n"
-    "local es, en = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local old = redis.call('HMGET', k, ARGV[7], ARGV[6])\n"
     "if old[1] then\n"
+    "  local es, en = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "  local o = ts(old[1])\n"
-    "  if o.err then return o end\n"
-    "  if older(o, es, en) then return 0 end\n"
+    "  local r = older(o, es, en)\n"
+    "  if r then return r == true and 0 or r end\n"
     "  if es == o[1] and en == o[2] then\n"
-    "    if ARGV[5] == '' then\n"
+    "    if ARGV[3] == '' then\n"
     "      if old[2] then return 0 end\n"
     "    elseif old[2] then\n"
-    "      local c = ts(old[2])\n"
-    "      if c.err then return c end\n"
-    "      if older(c, tonumber(ARGV[5]), tonumber(ARGV[6])) then return 0 end\n"
+    "      r = older(ts(old[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))\n"
+    "      if r then return r == true and 0 or r end\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "if ARGV[5] == '' then\n"
-    "  redis.call('HSET', k, ARGV[1], ARGV[8])\n"
-    "  redis.call('HDEL', k, ARGV[2])\n"
+    "local n = #ARGV\n"
+    "if n <= 1006 then\n"
+    "  redis.call('HSET', k, unpack(ARGV, 7, n))\n"
     "else\n"
-    "  redis.call('HSET', k, ARGV[1], ARGV[8], ARGV[2], ARGV[9])\n"
+    "  for i = 7, n, 1000 do redis.call('HSET', k, unpack(ARGV, i, math.min(i + 999, n))) end\n"
     "end\n"
-    "local i = 10\n"
-    "while i <= #ARGV do\n"
-    "  local j = math.min(i + 999, #ARGV)\n"
-    "  redis.call('HSET', k, unpack(ARGV, i, j))\n"
-    "  i = j + 1\n"
-    "end\n"
-    "if ARGV[7] ~= '0' then redis.call('EXPIRE', k, ARGV[7]) end\n"
+    "if ARGV[3] == '' and old[2] then redis.call('HDEL', k, ARGV[6]) end\n"
+    "if ARGV[5] ~= '0' then redis.call('EXPIRE', k, ARGV[5]) end\n"
     "return 1\n";
 
 typedef struct rds_store {
@@ -323,11 +320,14 @@ static ldr_code build_writes(rds_store *s, const ldr_online_view *v, const ldr_o
         cmd_str(cp, s->sha);
         cmd_str(cp, "1");
         cmd_arg(cp, key, kl);
-        const char *fixed[] = {ts_f, cr_f, es, ens, cs, cns, s->ttl};
+        const char *fixed[] = {es, ens, cs, cns, s->ttl, cr_f, ts_f};
         for (size_t j = 0; j < LDR_ARRAY_LEN(fixed); j++)
             cmd_str(cp, fixed[j]);
         cmd_arg(cp, tb, tl);
-        cmd_arg(cp, crb, cl);
+        if (r->created_ts != LDR_TS_NONE) {
+            cmd_str(cp, cr_f);
+            cmd_arg(cp, crb, cl);
+        }
         rc = encode_row(v, r, &tmp, a, cp, fields, err);
         if (rc != LDR_OK)
             ldr_err_prefix(err, "row %zu: ", i);

@@ -1944,6 +1944,13 @@ REDIS_TEST(feast_bytes_both_ways)
     ldr_redis_replies_free(&rep, 1);
     CHECK_FAILS(ldr_online_read(s, &v, names, types, 1, keys, 1, &a, hits, &err), LDR_ECORRUPT);
     CHECK_CONTAINS(err.msg, "view proj.driver_hourly_stats: feature 'conv_rate': protobuf:");
+    /* A truncated `_ts` makes the write script refuse (nothing is overwritten). */
+    const char *argv4[] = {"HSET", key, "_ts:driver_hourly_stats", "\x08"};
+    size_t lens4[] = {0, kl, 0, 1};
+    rep = raw_cmd(r, argv4, lens4, 4);
+    ldr_redis_replies_free(&rep, 1);
+    CHECK_FAILS(ldr_online_write(s, &v, &row, 1, NULL, &err), LDR_EBACKEND);
+    CHECK_CONTAINS(err.msg, "larder: corrupt timestamp field");
     ldr_redis_close(r);
     ldr_arena_fini(&a);
     ldr_online_close(s);
