@@ -16,8 +16,11 @@
  * commands once. Every round either finishes commands or spends a bounded per-command
  * budget, so an exec always ends. Scratch arrays live in the handle and are reused.
  *
- * Invariants: a context is either healthy or freed (never kept with c->err set); a node
- * in backoff (retry_at in the future) is not dialled: commands for it fail at once.
+ * Invariants: a context is either healthy or freed (never kept with c->err set), and
+ * every reply of a round is read before exec returns, so a kept connection never holds
+ * stale replies; a node in backoff (retry_at in the future) is not dialled: commands for
+ * it fail at once. Waits are bounded by the connect and read timeouts (set on every
+ * socket). SIGPIPE is blocked around our I/O unless the process ignores it.
  * Everything is allocated with the ldr_x* allocators except hiredis's own objects.
  * Thread-safety: none; one thread uses a handle at a time (redis_conn.h).
  */
@@ -25,6 +28,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +85,7 @@ struct ldr_redis {
     uint16_t *slot_node; /* NSLOTS entries: 1 + node index, 0 = unknown */
     cstate *st;          /* exec scratch, grown as needed */
     size_t st_cap;
+    bool sigpipe_ignored; /* SIGPIPE was SIG_IGN at open: no guard needed */
 };
 
 /* ---- Small helpers --------------------------------------------------------------------- */
@@ -115,6 +121,41 @@ static const char **argv_for_hiredis(const char *const *argv)
     return u.out;
 }
 
+/* hiredis writes with write(2), so a peer that closed its end raises SIGPIPE, which
+ * kills a process that has not ignored it (the server does; a CLI may not). Unless the
+ * process ignores SIGPIPE, the calling thread blocks it around our I/O, and a SIGPIPE
+ * that we caused is consumed before the mask is restored; the write itself fails with
+ * EPIPE and is handled as a lost connection. */
+typedef struct pipe_guard {
+    bool active;
+    sigset_t old;
+} pipe_guard;
+
+static void pipe_guard_on(const ldr_redis *r, pipe_guard *g)
+{
+    g->active = false;
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    if (r->sigpipe_ignored || sigpending(&pending) != 0 || sigismember(&pending, SIGPIPE))
+        return; /* a SIGPIPE already pending is not ours to consume */
+    g->active = pthread_sigmask(SIG_BLOCK, &pipe, &g->old) == 0;
+}
+
+static void pipe_guard_off(pipe_guard *g)
+{
+    if (!g->active)
+        return;
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    struct timespec zero = {0, 0};
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+        while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 /* ---- CRC16 and hash slots ---------------------------------------------------------------- */
 
 /* CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, no reflection, as the Redis
@@ -125,7 +166,7 @@ static uint16_t crc16(const unsigned char *p, size_t len)
     for (size_t i = 0; i < len; i++) {
         crc = (uint16_t)(crc ^ (uint16_t)(p[i] << 8));
         for (int b = 0; b < 8; b++)
-            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+            crc = (uint16_t)((crc & 0x8000) ? (crc << 1) ^ 0x1021 : crc << 1);
     }
     return crc;
 }
@@ -173,15 +214,20 @@ static ldr_code parse_hostport(const char *s, size_t len, ldr_arena *a, const ch
     size_t host_len = len;
     if (len && s[0] == '[') { /* [IPv6]:port */
         const char *close = memchr(s, ']', len);
-        if (!close)
+        if (!close || (close + 1 < s + len && close[1] != ':'))
             return ldr_err_setf(err, LDR_ECONFIG, "redis connection_string: bad host \"%s\"",
                                 ldr__quote(s, len, q));
         host = s + 1;
         host_len = (size_t)(close - host);
-        colon = close + 1 < s + len && close[1] == ':' ? close + 1 : NULL;
+        colon = close + 1 < s + len ? close + 1 : NULL;
     } else {
-        colon = memrchr(s, ':', len);
+        colon = memchr(s, ':', len);
         host_len = colon ? (size_t)(colon - s) : len;
+        if (colon && memchr(colon + 1, ':', len - host_len - 1))
+            return ldr_err_setf(err, LDR_ECONFIG,
+                                "redis connection_string: bad host \"%s\" (write IPv6 "
+                                "addresses in brackets: [::1]:6379)",
+                                ldr__quote(s, len, q));
     }
     if (host_len == 0)
         return ldr_err_setf(err, LDR_ECONFIG, "redis connection_string: empty host in \"%s\"",
@@ -268,18 +314,20 @@ ldr_code ldr_redis_opts_parse(const char *conn, bool cluster, ldr_arena *a, ldr_
     int *ports = ldr_arena_calloc(a, cap, sizeof(int));
     o->hosts = hosts;
     o->ports = ports;
-    for (const char *p = conn;;) {
+    size_t item = 1;
+    for (const char *p = conn;; item++) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         while (len && (*p == ' ' || *p == '\t'))
             p++, len--;
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
+        bool option = memchr(p, '=', len) != NULL;
+        while (!option && len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--; /* an option's value is kept verbatim (a password may end in a space) */
         ldr_code rc = LDR_OK;
-        if (len == 0)
+        if (len == 0) /* the string is not quoted: it may hold a password */
             rc = ldr_err_setf(err, LDR_ECONFIG,
-                              "redis connection_string: empty item (stray comma) in \"%s\"", conn);
-        else if (memchr(p, '=', len))
+                              "redis connection_string: empty item %zu (stray comma)", item);
+        else if (option)
             rc = parse_option(p, len, a, o, err);
         else if ((rc = parse_hostport(p, len, a, &hosts[o->n_hosts], &ports[o->n_hosts], err)) ==
                  LDR_OK)
@@ -330,7 +378,8 @@ static void node_drop(rnode *nd)
     }
 }
 
-/* Records a failed connect and schedules the next attempt (10 ms doubling to 1 s). */
+/* Records a failed connect or a read timeout and schedules the next attempt (10 ms
+ * doubling to 1 s, until the node answers again). */
 static void node_backoff(rnode *nd, const char *why)
 {
     nd->backoff_ms = nd->backoff_ms ? nd->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -408,22 +457,27 @@ static bool node_connect(ldr_redis *r, size_t i, ldr_err *err)
         return false;
     }
     nd->c = c;
-    nd->backoff_ms = 0;
-    nd->retry_at_ms = 0;
+    nd->retry_at_ms = 0; /* backoff_ms is reset by a reply, not by a connect: a hung
+                          * server still accepts connections (the kernel does) */
     return true;
 }
 
-/* Describes the error of a context after a failed read or write, then drops it. */
+/* Describes the error of a context after a failed read or write, then drops it. A read
+ * timeout also starts the node's backoff: a node that stopped answering is not waited
+ * for again at once (the retry goes to a new owner, or fails fast). */
 static void node_lost(ldr_redis *r, rnode *nd, int errnum)
 {
     redisContext *c = nd->c;
     if (c->err == REDIS_ERR_IO &&
-        (errnum == EAGAIN || errnum == EWOULDBLOCK || strstr(c->errstr, "temporarily")))
-        snprintf(nd->fail, sizeof nd->fail, "redis %s:%d: no reply within %d ms (read timeout)",
-                 nd->host, nd->port, r->read_ms);
-    else
+        (errnum == EAGAIN || errnum == EWOULDBLOCK || strstr(c->errstr, "temporarily"))) {
+        char why[64];
+        snprintf(why, sizeof why, "read timeout: no reply within %d ms", r->read_ms);
+        snprintf(nd->fail, sizeof nd->fail, "redis %s:%d: %s", nd->host, nd->port, why);
+        node_backoff(nd, why);
+    } else {
         snprintf(nd->fail, sizeof nd->fail, "redis %s:%d: connection lost: %s", nd->host, nd->port,
                  c->errstr[0] ? c->errstr : "I/O error");
+    }
     node_drop(nd);
 }
 
@@ -486,6 +540,7 @@ static bool slots_load_from(ldr_redis *r, size_t i, uint16_t *map, ldr_err *err)
         ldr_err_setf(err, LDR_EBACKEND, "%s (CLUSTER SLOTS)", r->nodes[i].fail);
         return false;
     }
+    r->nodes[i].backoff_ms = 0; /* the node answers */
     bool ok = rep->type != REDIS_REPLY_ERROR && slots_apply(r, rep, i, map);
     const rnode *nd = &r->nodes[i]; /* after slots_apply, which may add nodes */
     if (!ok && rep->type == REDIS_REPLY_ERROR)
@@ -537,6 +592,8 @@ static ldr_redis *redis_new(const ldr_redis_opts *o)
     r->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : DEFAULT_TIMEOUT;
     r->read_ms = o->read_timeout_ms > 0 ? o->read_timeout_ms : DEFAULT_TIMEOUT;
     r->slot_node = ldr_xcalloc(NSLOTS, sizeof *r->slot_node);
+    struct sigaction sa;
+    r->sigpipe_ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
     for (size_t i = 0; i < o->n_hosts; i++)
         node_get(r, o->hosts[i], strlen(o->hosts[i]), o->ports[i]);
     r->n_seeds = r->n_nodes;
@@ -548,6 +605,9 @@ ldr_redis *ldr_redis_open(const ldr_redis_opts *o, ldr_err *err)
     if (check_opts(o, err))
         return NULL;
     ldr_redis *r = redis_new(o);
+    pipe_guard g;
+    pipe_guard_on(r, &g);
+    bool ok;
     if (!r->cluster) {
         /* Standalone: the first host serves every slot; further hosts are ignored. */
         r->primaries = ldr_xmalloc(sizeof(size_t));
@@ -555,13 +615,14 @@ ldr_redis *ldr_redis_open(const ldr_redis_opts *o, ldr_err *err)
         r->n_primaries = 1;
         for (size_t s = 0; s < NSLOTS; s++)
             r->slot_node[s] = 1;
-        if (node_connect(r, 0, err))
-            return r;
+        ok = node_connect(r, 0, err);
     } else {
         ldr_err_clear(err);
-        if (slots_refresh(r, err))
-            return r;
+        ok = slots_refresh(r, err);
     }
+    pipe_guard_off(&g);
+    if (ok)
+        return r;
     ldr_redis_close(r);
     return NULL;
 }
@@ -700,12 +761,14 @@ static verdict classify(ldr_redis *r, size_t i, size_t from, redisReply *rep, ld
 
 typedef struct round_state {
     bool refresh, busy;
+    bool fatal; /* err is set: the batch fails once every reply of the round is read */
     char busy_msg[NODE_MSG_LEN];
 } round_state;
 
-/* Reads the replies of one node's queue. Returns false only for a batch-fatal error
- * (err set); a lost connection marks the node failed and returns true. */
-static bool node_recv(ldr_redis *r, size_t node, bool follow, redisReply **replies, round_state *rs,
+/* Reads the replies of one node's queue, all of them even after a batch-fatal error (so
+ * the connection stays in step with its requests). A lost connection marks the node
+ * failed; the commands from q[q_ok] on then need a retry. */
+static void node_recv(ldr_redis *r, size_t node, bool follow, redisReply **replies, round_state *rs,
                       ldr_err *err)
 {
     for (r->nodes[node].q_ok = 0; r->nodes[node].q_ok < r->nodes[node].q_n; r->nodes[node].q_ok++) {
@@ -720,12 +783,14 @@ static bool node_recv(ldr_redis *r, size_t node, bool follow, redisReply **repli
         if (got != REDIS_OK) {
             node_lost(r, nd, errno);
             nd->failed = true;
-            return true;
+            return;
         }
         redisReply *rep = v;
         r->st[i].asking = false;
-        verdict vd =
-            follow && rep->type == REDIS_REPLY_ERROR ? classify(r, i, node, rep, err) : V_DONE;
+        nd->backoff_ms = 0; /* the node answers */
+        verdict vd = follow && rep->type == REDIS_REPLY_ERROR && !rs->fatal
+                         ? classify(r, i, node, rep, err)
+                         : V_DONE;
         if (vd == V_DONE) {
             replies[i] = rep;
             r->st[i].done = true;
@@ -735,12 +800,10 @@ static bool node_recv(ldr_redis *r, size_t node, bool follow, redisReply **repli
             snprintf(rs->busy_msg, sizeof rs->busy_msg, "redis %s:%d: %s", r->nodes[node].host,
                      r->nodes[node].port, rep->str);
         freeReplyObject(rep);
-        if (vd == V_FAIL)
-            return false;
+        rs->fatal |= vd == V_FAIL;
         rs->busy |= vd == V_BUSY;
         rs->refresh |= vd == V_REFRESH || vd == V_BUSY;
     }
-    return true;
 }
 
 /* After a round: commands of a failed node get their one retry, or fail the batch. */
@@ -780,12 +843,10 @@ static ldr_code run_round(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, siz
         }
     }
     bool follow = r->cluster && fixed == SIZE_MAX;
-    ldr_code rc = LDR_OK;
-    for (size_t j = 0; j < r->n_nodes; j++) {
-        rnode *nd = &r->nodes[j];
-        if (nd->q_n && !nd->failed && !node_recv(r, j, follow, replies, rs, err))
-            rc = err ? err->code : LDR_EBACKEND;
-    }
+    for (size_t j = 0; j < r->n_nodes; j++)
+        if (r->nodes[j].q_n && !r->nodes[j].failed)
+            node_recv(r, j, follow, replies, rs, err);
+    ldr_code rc = rs->fatal ? LDR_EBACKEND : LDR_OK;
     for (size_t j = 0; j < r->n_nodes && rc == LDR_OK; j++)
         if (r->nodes[j].q_n && r->nodes[j].failed && !retry_failed(r, j, rs, err))
             rc = LDR_EBACKEND;
@@ -851,7 +912,10 @@ static ldr_code exec_on(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, size_
         memset(&r->st[i], 0, sizeof r->st[i]);
         r->st[i].node = fixed != SIZE_MAX ? fixed : route(r, &cmds[i]);
     }
+    pipe_guard g;
+    pipe_guard_on(r, &g);
     ldr_code rc = exec_rounds(r, cmds, n, fixed, replies, err);
+    pipe_guard_off(&g);
     if (rc)
         ldr_redis_replies_free(replies, n);
     return rc;
@@ -866,6 +930,11 @@ ldr_code ldr_redis_exec(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n,
 ldr_code ldr_redis_exec_node(ldr_redis *r, size_t node, const ldr_redis_cmd *cmds, size_t n,
                              struct redisReply **replies, ldr_err *err)
 {
-    LDR_ASSERT(node < r->n_primaries);
+    if (node >= r->n_primaries) { /* the cluster may have shrunk since node_count */
+        for (size_t i = 0; i < n; i++)
+            replies[i] = NULL;
+        return ldr_err_setf(err, LDR_EINVAL, "redis: node %zu out of range (%zu primaries now)",
+                            node, r->n_primaries);
+    }
     return exec_on(r, cmds, n, r->primaries[node], replies, err);
 }

@@ -7,7 +7,7 @@ As a module:
 As a CLI (used by meson to wrap test executables):
     redis_servers.py run [--standalone] [--cluster] [--cluster-replicas R] -- CMD ARGS...
 starts what is asked, exports LARDER_TEST_REDIS=127.0.0.1:PORT and
-LARDER_TEST_REDIS_CLUSTER=host:port,... (every node of the cluster; any is a seed), runs
+LARDER_TEST_REDIS_CLUSTER=host:port,host:port,host:port (the primaries: seed nodes), runs
 CMD and returns its exit code.
 
 Servers run in a private temporary directory (configs, logs, cluster node files) with no
@@ -130,6 +130,21 @@ class Servers:
             time.sleep(0.02)
         raise RuntimeError("redis-server on port %d did not answer PING" % port)
 
+    def start_on_free_port(self, bus=False, taken=(), extra=lambda port: []):
+        """Starts a server on a free port and waits for PING; another port is tried when
+        the chosen one was taken in the meantime (the server exits at once). Returns the
+        port."""
+        for attempt in range(5):
+            port = free_port(bus=bus, taken=taken)
+            p = self.start(port, *extra(port))
+            try:
+                self.wait_ping(port, p)
+                return port
+            except RuntimeError:
+                if p.poll() is None or attempt == 4:
+                    raise
+        raise RuntimeError("unreachable")
+
     def log_tail(self, port):
         try:
             with open(os.path.join(self.dir, "redis-%d.log" % port)) as f:
@@ -159,9 +174,7 @@ def standalone():
     """One redis-server; yields "127.0.0.1:PORT"."""
     s = Servers()
     try:
-        port = free_port()
-        p = s.start(port)
-        s.wait_ping(port, p)
+        port = s.start_on_free_port()
         yield "127.0.0.1:%d" % port
     finally:
         s.close()
@@ -202,22 +215,32 @@ def _wait_cluster(ports, replicas):
     raise RuntimeError("cluster did not reach cluster_state:ok")
 
 
+def _primaries(port):
+    """The primaries' addresses, in slot order, from CLUSTER SLOTS on one node."""
+    slots = command(port, "CLUSTER", "SLOTS")
+    out = []
+    for entry in sorted(slots, key=lambda e: e[0]):
+        addr = "%s:%d" % (entry[2][0] or "127.0.0.1", entry[2][1])
+        if addr not in out:
+            out.append(addr)
+    return out
+
+
 @contextlib.contextmanager
 def cluster(n=3, replicas=0):
-    """n primaries with `replicas` replicas each; yields every node as "127.0.0.1:PORT"
-    (primaries first, as redis-cli assigns them)."""
+    """n primaries with `replicas` replicas each; yields the primaries as "127.0.0.1:PORT"
+    (the seeds; the replicas are found through CLUSTER SLOTS/NODES)."""
     s = Servers()
     try:
+        def node_args(port):
+            return ["--cluster-enabled", "yes",
+                    "--cluster-config-file", os.path.join(s.dir, "nodes-%d.conf" % port),
+                    "--cluster-node-timeout", "1000",
+                    "--cluster-require-full-coverage", "no"]
         ports = []
         for _ in range(n * (1 + replicas)):
-            ports.append(free_port(bus=True, taken=set(ports) | {p + 10000 for p in ports}))
-        procs = [s.start(port, "--cluster-enabled", "yes",
-                         "--cluster-config-file", os.path.join(s.dir, "nodes-%d.conf" % port),
-                         "--cluster-node-timeout", "1000",
-                         "--cluster-require-full-coverage", "no")
-                 for port in ports]
-        for port, p in zip(ports, procs):
-            s.wait_ping(port, p)
+            taken = set(ports) | {p + 10000 for p in ports}
+            ports.append(s.start_on_free_port(bus=True, taken=taken, extra=node_args))
         addrs = ["127.0.0.1:%d" % p for p in ports]
         r = subprocess.run(["redis-cli", "--cluster", "create"] + addrs +
                            ["--cluster-replicas", str(replicas), "--cluster-yes"],
@@ -227,7 +250,7 @@ def cluster(n=3, replicas=0):
             raise RuntimeError("redis-cli --cluster create failed: %s%s"
                                % (r.stdout[-500:], r.stderr[-500:]))
         _wait_cluster(ports, replicas)
-        yield addrs
+        yield _primaries(ports[0])
     finally:
         s.close()
 
