@@ -207,7 +207,7 @@ static ldr_code rds_open(const ldr_config *cfg, void **self, ldr_err *err)
     if (rc == LDR_OK && !(s->conn = ldr_redis_open(&o, err)))
         rc = err ? err->code : LDR_EBACKEND;
     if (rc != LDR_OK) {
-        ldr_err_prefix(err, "online store (redis %s): ", cs);
+        ldr_err_prefix(err, "online store (redis): "); /* not cs: it may hold a password */
         rds_close(s);
         return rc;
     }

@@ -1569,6 +1569,23 @@ TEST(open_errors)
     CHECK_EQ_STR(err.msg, "unknown online store type \"postgres\" (known: memory, sqlite, redis)");
     CHECK(open_type("postgres", "x", &err) == NULL);
     CHECK(ldr_online_lookup_ops("redis", &err) == &ldr_online_redis_ops);
+    /* Redis: a bad connection string or an unreachable server is named, the password is
+     * never shown. */
+    ldr_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.project = "proj";
+    cfg.online_type = "redis";
+    cfg.online_connection_string = "127.0.0.1:1,password=s3cret,bogus=1";
+    CHECK(ldr_online_open(&cfg, &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_ECONFIG);
+    CHECK_CONTAINS(err.msg, "online store (redis): ");
+    CHECK_CONTAINS(err.msg, "bogus");
+    CHECK(!strstr(err.msg, "s3cret"));
+    cfg.online_connection_string = "127.0.0.1:1,password=s3cret";
+    CHECK(ldr_online_open(&cfg, &err) == NULL);
+    CHECK_EQ_I64(err.code, LDR_EBACKEND);
+    CHECK_CONTAINS(err.msg, "127.0.0.1:1");
+    CHECK(!strstr(err.msg, "s3cret"));
     CHECK(ldr_online_lookup_ops("sqlite", &err) == &ldr_online_sqlite_ops);
     CHECK(open_type("sqlite", NULL, &err) == NULL);
     CHECK_EQ_I64(err.code, LDR_EINVAL);
