@@ -2154,6 +2154,42 @@ REDIS_TEST(drop_scans_every_node)
     ldr_online_close(s);
 }
 
+/* A view wider than one Lua unpack slice (1000 arguments): the script HSETs in slices. */
+REDIS_TEST(wide_view_over_one_hset_slice)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 16);
+    enum { NF = 700 };
+    ldr_field *f = ldr_arena_calloc(&a, NF, sizeof *f);
+    const char **names = ldr_arena_calloc(&a, NF, sizeof *names);
+    ldr_type *types = ldr_arena_calloc(&a, NF, sizeof *types);
+    ldr_value *vals = ldr_arena_calloc(&a, NF, sizeof *vals);
+    for (int i = 0; i < NF; i++) {
+        names[i] = f[i].name = ldr_arena_sprintf(&a, "f%d", i);
+        types[i] = f[i].type = LDR_TYPE_INT64;
+        vals[i] = v_i64(i * 3);
+    }
+    ldr_online_view v = view_of("proj", "wide", f, NF);
+    ldr_online_row row = {key_i64(&a, "driver_id", 1), vals, 10, 20};
+    size_t w = 0;
+    CHECK_OK(ldr_online_write(s, &v, &row, 1, &w, &err), err);
+    CHECK_EQ_I64(w, 1);
+    ldr_online_hit h;
+    CHECK_OK(ldr_online_read(s, &v, names, types, NF, &row.key, 1, &a, &h, &err), err);
+    CHECK(h.found && h.created_ts == 20);
+    int wrong = 0;
+    for (int i = 0; h.found && i < NF; i++)
+        wrong += !h.present[i] || h.values[i].u.i64 != i * 3;
+    CHECK_EQ_I64(wrong, 0);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
 /* Two handles writing the same keys at once: the compare-and-set runs inside Redis, so
  * the newest row wins whatever the interleaving. */
 REDIS_TEST(concurrent_writers_keep_the_newest)
@@ -2378,6 +2414,8 @@ int main(void)
     RUN_S(script_cache_flush_is_recovered_redis_cluster);
     RUN_S(drop_scans_every_node_redis);
     RUN_S(drop_scans_every_node_redis_cluster);
+    RUN_S(wide_view_over_one_hset_slice_redis);
+    RUN_S(wide_view_over_one_hset_slice_redis_cluster);
     RUN_S(concurrent_writers_keep_the_newest_redis);
     RUN_S(concurrent_writers_keep_the_newest_redis_cluster);
     RUN(sqlite_file_layout);
