@@ -11,3 +11,8 @@ python3 bench/scan/run.py
 # (needs wrk, nginx, redis-server, redis-benchmark: `make bench` installs them).
 # shellcheck disable=SC2086
 python3 bench/serve/run.py ${BENCH_ARGS:-}
+# The Redis online store: materialization vs `redis-cli --pipe` of the same HSETs, and
+# serving vs redis-benchmark's HMGET of the same fields (needs redis-server, redis-cli,
+# redis-benchmark, wrk).
+# shellcheck disable=SC2086
+python3 bench/redis/run.py ${BENCH_ARGS:-}

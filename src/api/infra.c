@@ -28,12 +28,26 @@ static ldr_online_store *open_store(const ldr_config *cfg, ldr_err *err)
     return os;
 }
 
+/* The schema a dropped view had (from its old spec), so stores without tables (Redis)
+ * can delete its feature fields; join-key columns are included, which is harmless (no
+ * field carries their names). Nothing when the old spec does not build. */
+static void old_features(const ldr_change *c, ldr_defs *old, ldr_online_view *out)
+{
+    if (!c->old_spec || ldr_defs_add_json(old, "FeatureView", c->name, c->old_spec, NULL) != LDR_OK)
+        return;
+    const ldr_view *v = &old->views[old->n_views - 1];
+    out->features = v->schema;
+    out->n_features = v->n_schema;
+}
+
 static ldr_code default_update(void *ctx, const ldr_config *cfg, const ldr_defs *desired,
                                const ldr_changeset *cs, ldr_err *err)
 {
     (void)ctx;
     ldr_arena a;
     ldr_arena_init(&a, 0);
+    ldr_defs old; /* dropped views' previous definitions */
+    ldr_defs_init(&old);
     /* Every online view gets its table (creating is idempotent: existing rows stay). */
     ldr_online_view *keep = ldr_arena_calloc(&a, desired->n_views + 1, sizeof *keep);
     size_t n_keep = 0;
@@ -50,7 +64,9 @@ static ldr_code default_update(void *ctx, const ldr_config *cfg, const ldr_defs 
         if (c->op == LDR_CHANGE_REMOVE || !online_view(desired, c->name)) {
             ldr_log(LDR_LOG_INFO, "infra: drop online table for %s.%s", cfg->project, c->name);
             drop[n_drop].project = cfg->project;
-            drop[n_drop++].name = c->name;
+            drop[n_drop].name = c->name;
+            old_features(c, &old, &drop[n_drop]);
+            n_drop++;
         } else {
             ldr_log(LDR_LOG_INFO, "infra: ensure online table for %s.%s", cfg->project, c->name);
         }
@@ -61,6 +77,7 @@ static ldr_code default_update(void *ctx, const ldr_config *cfg, const ldr_defs 
         rc = os ? ldr_online_update(os, keep, n_keep, drop, n_drop, err) : err->code;
         ldr_online_close(os);
     }
+    ldr_defs_fini(&old);
     ldr_arena_fini(&a);
     return rc;
 }

@@ -265,3 +265,18 @@ ldr_code ldr_online_key_decode(const void *data, size_t len, ldr_arena *a, ldr_o
     out->n = n;
     return LDR_OK;
 }
+
+size_t ldr__online_key_span(const void *data, size_t len)
+{
+    ldr__online_rd r = {data, len, 0};
+    uint32_t n, type;
+    const uint8_t *p;
+    size_t plen;
+    if (!ldr__online_rd_u32(&r, &n) || n > ldr__online_rd_left(&r) / 16)
+        return 0;
+    for (uint32_t i = 0; i < 2 * n; i++) { /* n names, then n values */
+        if (!get_field(&r, &type, &p, &plen) || (i < n && type != KEY_NAME_TYPE))
+            return 0;
+    }
+    return r.pos;
+}

@@ -275,5 +275,6 @@ const ldr_online_ops ldr_online_memory_ops = {
     .write = mem_write,
     .read = mem_read,
     .teardown = mem_teardown,
+    .has_tables = true,
     .integrity_check = NULL,
 };

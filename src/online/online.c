@@ -18,7 +18,8 @@ struct ldr_online_store {
     void *self;
 };
 
-static const ldr_online_ops *const backends[] = {&ldr_online_memory_ops, &ldr_online_sqlite_ops};
+static const ldr_online_ops *const backends[] = {&ldr_online_memory_ops, &ldr_online_sqlite_ops,
+                                                 &ldr_online_redis_ops};
 
 const ldr_online_ops *ldr_online_lookup_ops(const char *type, ldr_err *err)
 {
@@ -27,7 +28,8 @@ const ldr_online_ops *ldr_online_lookup_ops(const char *type, ldr_err *err)
             return backends[i];
     }
     char q[LDR_QUOTE_BUFSZ];
-    ldr_err_setf(err, LDR_EUNSUPPORTED, "unknown online store type \"%s\" (known: memory, sqlite)",
+    ldr_err_setf(err, LDR_EUNSUPPORTED,
+                 "unknown online store type \"%s\" (known: memory, sqlite, redis)",
                  type ? ldr__quote(type, strlen(type), q) : "");
     return NULL;
 }
@@ -119,9 +121,9 @@ ldr_code ldr_online_write(ldr_online_store *s, const ldr_online_view *v, const l
     return rc;
 }
 
-ldr_code ldr_online_read(ldr_online_store *s, const ldr_online_view *v, const char *const *features,
-                         const ldr_type *types, size_t n_features, const ldr_online_keyref *keys,
-                         size_t n_keys, ldr_arena *a, ldr_online_hit *out, ldr_err *err)
+static ldr_code check_read(const ldr_online_view *v, const char *const *features,
+                           const ldr_type *types, size_t n_features, const ldr_online_keyref *keys,
+                           size_t n_keys, const ldr_online_hit *out, ldr_err *err)
 {
     ldr_code rc = check_views(v, 1, err);
     if (rc != LDR_OK)
@@ -140,7 +142,48 @@ ldr_code ldr_online_read(ldr_online_store *s, const ldr_online_view *v, const ch
             return ldr_err_setf(err, LDR_EINVAL, "online read of %s: key %zu has no bytes", v->name,
                                 i);
     }
+    return LDR_OK;
+}
+
+ldr_code ldr_online_read(ldr_online_store *s, const ldr_online_view *v, const char *const *features,
+                         const ldr_type *types, size_t n_features, const ldr_online_keyref *keys,
+                         size_t n_keys, ldr_arena *a, ldr_online_hit *out, ldr_err *err)
+{
+    ldr_code rc = check_read(v, features, types, n_features, keys, n_keys, out, err);
+    if (rc != LDR_OK)
+        return rc;
     return s->ops->read(s->self, v, features, types, n_features, keys, n_keys, a, out, err);
+}
+
+ldr_code ldr_online_read_many(ldr_online_store *s, const ldr_online_read_req *reqs, size_t n,
+                              ldr_arena *a, ldr_err *err)
+{
+    if (n && !reqs)
+        return ldr_err_setf(err, LDR_EINVAL, "online read: %zu requests but no array", n);
+    for (size_t i = 0; i < n; i++) {
+        const ldr_online_read_req *q = &reqs[i];
+        if (!q->view)
+            return ldr_err_setf(err, LDR_EINVAL, "online read: request %zu has no view", i);
+        ldr_code rc = check_read(q->view, q->features, q->types, q->n_features, q->keys, q->n_keys,
+                                 q->out, err);
+        if (rc != LDR_OK)
+            return rc;
+    }
+    if (s->ops->read_many)
+        return n ? s->ops->read_many(s->self, reqs, n, a, err) : LDR_OK;
+    for (size_t i = 0; i < n; i++) {
+        const ldr_online_read_req *q = &reqs[i];
+        ldr_code rc = s->ops->read(s->self, q->view, q->features, q->types, q->n_features, q->keys,
+                                   q->n_keys, a, q->out, err);
+        if (rc != LDR_OK)
+            return rc;
+    }
+    return LDR_OK;
+}
+
+bool ldr_online_has_tables(const ldr_online_store *s)
+{
+    return s->ops->has_tables;
 }
 
 ldr_code ldr_online_teardown(ldr_online_store *s, const ldr_online_view *views, size_t n,

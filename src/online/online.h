@@ -9,7 +9,9 @@
  *     feature is tagged with the murmur3 of its name and its type, so decoding looks
  *     features up by name: adding or removing a feature never rewrites stored rows;
  *   - the store interface, an ops table plus an opaque handle (SQLite's VFS idea), with
- *     `memory` (memory.c, the test fake) and `sqlite` (sqlite.c, the embedded default).
+ *     `memory` (memory.c, the test fake), `sqlite` (sqlite.c, the embedded default) and
+ *     `redis` (redis.c: Feast's Redis layout byte for byte, with its protobuf values in
+ *     redis_proto.c and its connections in redis_conn.c; docs/online-redis.md).
  * online.c dispatches through the table and checks arguments, so every backend sees
  * validated input and behaves the same. Newer wins on every write (see ldr_online_write).
  *
@@ -165,6 +167,56 @@ LDR_MUST_USE ldr_code ldr_online_row_entries(const void *row, size_t len, ldr_ar
                                              ldr_online_row_entry **out, size_t *out_n,
                                              ldr_err *err);
 
+/* ---- Feast protobuf values (redis_proto.c) ---------------------------------------------- */
+
+/*
+ * Feast's Redis layout stores each feature as a serialized feast.types.Value and the
+ * row's event time as a google.protobuf.Timestamp (reference §7.3):
+ *   Value     = oneof, field number = Feast's type number = ldr_type:
+ *               1 bytes_val, 2 string_val (length-delimited), 3 int32_val, 4 int64_val,
+ *               7 bool_val, 8 unix_timestamp_val (varint; int32 sign-extended to 64 bits;
+ *               timestamps in whole *seconds*), 5 double_val (fixed64), 6 float_val
+ *               (fixed32), 11..18 the list wrappers (length-delimited message holding
+ *               `repeated T val = 1`, numbers packed), 19 null_val;
+ *               a null is the empty message (no member set), as Feast writes it;
+ *   Timestamp = 1 seconds (int64 varint), 2 nanos (int32 varint, 0..999999999); zero
+ *               fields are omitted (proto3).
+ * Feast cannot hold a null inside a list except in timestamp lists, where null is the
+ * sentinel INT64_MIN seconds (numpy NaT); encoding any other list with a null element is
+ * LDR_EINVAL. UnixTimestamp values lose their sub-second part (rounded down to the
+ * second), like Feast's own writes; the Timestamp message keeps microseconds.
+ */
+
+/** Decoded lists longer than this are LDR_ELIMIT (bytes from the network). */
+#define LDR_ONLINE_PB_MAX_ITEMS (1u << 24)
+
+/** Appends the serialized Value of v (null: nothing). LDR_EINVAL for a null list element
+ * (see above) or an element of the wrong type; LDR_ELIMIT from out. On failure out keeps
+ * its previous content. */
+LDR_MUST_USE ldr_code ldr_online_pb_value_encode(const ldr_value *v, ldr_buf *out, ldr_err *err);
+
+/**
+ * Decodes a serialized Value. *out is a value of the stored type; a null of type
+ * LDR_TYPE_INVALID for the empty message or null_val; and, for a member Larder has no
+ * type for (map_val, uuid_val, ... of newer Feast versions), type LDR_TYPE_INVALID with
+ * is_null false (readers treat it as absent). Strings and lists are copied into a
+ * (borrowed; valid until its fini). Bounds-checked: any bytes are safe. Errors:
+ * LDR_ECORRUPT with the byte offset (truncation, overlong varints, wrong wire types,
+ * groups, packed runs that do not divide, timestamps outside Larder's range);
+ * LDR_ELIMIT for lists over LDR_ONLINE_PB_MAX_ITEMS elements.
+ */
+LDR_MUST_USE ldr_code ldr_online_pb_value_decode(const void *data, size_t len, ldr_arena *a,
+                                                 ldr_value *out, ldr_err *err);
+
+/** Appends the serialized Timestamp of ts (microseconds: seconds rounded down, nanos
+ * from the remainder, so it round-trips exactly). LDR_ELIMIT from out. */
+LDR_MUST_USE ldr_code ldr_online_pb_ts_encode(ldr_ts ts, ldr_buf *out, ldr_err *err);
+
+/** Decodes a serialized Timestamp into microseconds (nanos truncated). LDR_ECORRUPT for
+ * malformed bytes, nanos outside 0..999999999 or seconds outside Larder's range. */
+LDR_MUST_USE ldr_code ldr_online_pb_ts_decode(const void *data, size_t len, ldr_ts *out,
+                                              ldr_err *err);
+
 /* ---- Store interface -------------------------------------------------------------------- */
 
 /** What a store needs to know about a view. Borrowed for the duration of each call. */
@@ -199,6 +251,18 @@ typedef struct ldr_online_hit {
                           lacks the feature (or holds it as an inconvertible type) */
 } ldr_online_hit;
 
+/** One view's part of a multi-view read (ldr_online_read_many): the arguments of
+ * ldr_online_read, borrowed for the call. */
+typedef struct ldr_online_read_req {
+    const ldr_online_view *view;
+    const char *const *features;
+    const ldr_type *types;
+    size_t n_features;
+    const ldr_online_keyref *keys;
+    size_t n_keys;
+    ldr_online_hit *out; /* n_keys hits */
+} ldr_online_read_req;
+
 /**
  * Backend operations. `self` is the backend's private state from open. The dispatcher
  * (ldr_online_*) checks arguments before calling, so backends may assume: views have a
@@ -218,13 +282,20 @@ typedef struct ldr_online_ops {
                      size_t n_keys, ldr_arena *a, ldr_online_hit *out, ldr_err *err);
     ldr_code (*teardown)(void *self, const ldr_online_view *views, size_t n, ldr_err *err);
     ldr_code (*integrity_check)(void *self, ldr_err *err); /* NULL: nothing to check */
+    /* Optional: several views in one go (NULL: one read per request). */
+    ldr_code (*read_many)(void *self, const ldr_online_read_req *reqs, size_t n, ldr_arena *a,
+                          ldr_err *err);
+    bool has_tables; /* false: views need no update first (Redis); reads of a view never
+                        applied find nothing instead of failing with LDR_ENOTFOUND */
 } ldr_online_ops;
 
 extern const ldr_online_ops ldr_online_memory_ops;
 extern const ldr_online_ops ldr_online_sqlite_ops;
+extern const ldr_online_ops ldr_online_redis_ops;
 
-/** The backend for a type name ("memory", "sqlite"). Static; never free. NULL with
- * LDR_EUNSUPPORTED (`unknown online store type "x" (known: memory, sqlite)`) otherwise. */
+/** The backend for a type name ("memory", "sqlite", "redis"). Static; never free. NULL
+ * with LDR_EUNSUPPORTED (`unknown online store type "x" (known: memory, sqlite, redis)`)
+ * otherwise. */
 const ldr_online_ops *ldr_online_lookup_ops(const char *type, ldr_err *err);
 
 /** An open online store: a backend and its handle. Opaque; one thread at a time. */
@@ -235,6 +306,10 @@ typedef struct ldr_online_store ldr_online_store;
  *   memory: an empty store private to this handle; its data goes away on close.
  *   sqlite: opens or creates cfg->online_path (and its missing parent directories) in
  *           WAL mode; other handles and processes may use the same file at once.
+ *   redis:  connects to cfg->online_connection_string (standalone, or a Redis Cluster
+ *           when cfg->online_redis_cluster); cfg->online_key_ttl_seconds > 0 EXPIREs
+ *           every key written. LDR_ECONFIG for a bad connection string, LDR_EBACKEND
+ *           naming host:port when nothing answers.
  * Returns: caller owns; free with ldr_online_close. NULL with err set: LDR_EUNSUPPORTED
  * for an unknown type, LDR_EINVAL without a path, LDR_EIO/LDR_EBACKEND/LDR_ECORRUPT when
  * the file cannot be created or is not a SQLite database.
@@ -259,7 +334,9 @@ LDR_MUST_USE ldr_code ldr_online_update(ldr_online_store *s, const ldr_online_vi
                                         ldr_err *err);
 
 /**
- * Writes rows of view v in one transaction: all of them or, on error, none.
+ * Writes rows of view v in one transaction: all of them or, on error, none (on Redis,
+ * which has no multi-key transactions in a cluster, each row is atomic on its own; rows
+ * that fail validation still fail the batch before anything is sent).
  * Newer wins: a row replaces the stored row of its key only when its event timestamp is
  * greater, or equal with a created timestamp greater or equal (LDR_TS_NONE is older
  * than any created timestamp). So an older event never replaces a newer one, equal
@@ -289,6 +366,20 @@ LDR_MUST_USE ldr_code ldr_online_read(ldr_online_store *s, const ldr_online_view
                                       size_t n_features, const ldr_online_keyref *keys,
                                       size_t n_keys, ldr_arena *a, ldr_online_hit *out,
                                       ldr_err *err);
+
+/**
+ * Reads several views at once: request i as ldr_online_read(s, reqs[i].view, ...) into
+ * reqs[i].out. Same results and errors as those n reads (the first failing one is
+ * reported); the point is the round trips: the Redis store fetches every view that
+ * shares an entity key (the same hash) with one HMGET per key, pipelined. Stores without
+ * a read_many op run the n reads in order.
+ */
+LDR_MUST_USE ldr_code ldr_online_read_many(ldr_online_store *s, const ldr_online_read_req *reqs,
+                                           size_t n, ldr_arena *a, ldr_err *err);
+
+/** Whether the store keeps a table per view (sqlite, memory: reading or writing a view
+ * that update never created is LDR_ENOTFOUND). Redis has no tables: false. */
+bool ldr_online_has_tables(const ldr_online_store *s);
 
 /** Drops the tables of the given views (missing ones are fine). Atomic on sqlite. */
 LDR_MUST_USE ldr_code ldr_online_teardown(ldr_online_store *s, const ldr_online_view *views,

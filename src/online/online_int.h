@@ -82,6 +82,18 @@ static inline void ldr__online_buf_truncate(ldr_buf *b, size_t len)
         b->ptr[len] = '\0';
 }
 
+/* ---- Conversion on read (row.c), shared with the Redis store -------------------------- */
+
+/* Converts a non-null stored value to the requested type by the row codec's rules
+ * (online.h: numbers when exact, String -> Bytes, lists element-wise). Strings are
+ * borrowed from in; a converted list's items come from a. False when it does not
+ * convert (the feature then reads as absent). */
+bool ldr__online_convert(const ldr_value *in, ldr_type want, ldr_arena *a, ldr_value *out);
+
+/* The length of the Feast v3 entity key at the start of data (key.c), without decoding
+ * it: 0 when data does not start with a well-formed key. */
+size_t ldr__online_key_span(const void *data, size_t len);
+
 /* ---- Read results (online.c), shared by the backends ------------------------------------ */
 
 /* Fills a hit for a key the store has no row for: arrays from a, nulls of the requested

@@ -658,7 +658,7 @@ static bool convert_scalar(const ldr_value *in, ldr_type want, ldr_value *out)
     }
 }
 
-static bool convert(const ldr_value *in, ldr_type want, ldr_arena *a, ldr_value *out)
+bool ldr__online_convert(const ldr_value *in, ldr_type want, ldr_arena *a, ldr_value *out)
 {
     if (in->type == want) {
         *out = *in;
@@ -730,7 +730,7 @@ static ldr_code assign(const ldr_online_row_proj *p, dec *d, size_t k, const ldr
         if (!v)
             out_present[i] = true; /* a stored null: present, of the requested type */
         else
-            out_present[i] = convert(v, p->types[i], d->a, &out_values[i]);
+            out_present[i] = ldr__online_convert(v, p->types[i], d->a, &out_values[i]);
         if (!out_present[i] || !v)
             out_values[i] = ldr_value_null(p->types[i]);
     }

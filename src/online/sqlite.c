@@ -757,5 +757,6 @@ const ldr_online_ops ldr_online_sqlite_ops = {
     .write = sql_write,
     .read = sql_read,
     .teardown = sql_teardown,
+    .has_tables = true,
     .integrity_check = sql_integrity_check,
 };

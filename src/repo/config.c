@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,79 @@ static void read_registry(cfgctx *c, const ldr_node *n)
     }
 }
 
+/* The online_store keys each type accepts (type is always accepted). */
+static const char *const online_keys_sqlite[] = {"type", "path"};
+static const char *const online_keys_redis[] = {"type", "connection_string", "redis_type",
+                                                "key_ttl_seconds"};
+static const char *const online_keys_all[] = {"type", "path", "connection_string", "redis_type",
+                                              "key_ttl_seconds"};
+
+/* Reports keys that exist for another online store type ("'path' applies to ..."). */
+static void check_online_keys(cfgctx *c, const ldr_node *n, const char *type)
+{
+    bool redis = !strcmp(type, "redis"), sqlite = !strcmp(type, "sqlite");
+    const char *const *own = redis ? online_keys_redis : online_keys_sqlite;
+    size_t n_own =
+        redis ? LDR_ARRAY_LEN(online_keys_redis) : (sqlite ? LDR_ARRAY_LEN(online_keys_sqlite) : 1);
+    for (size_t i = 0; i < n->n; i++) {
+        const ldr_node *k = ldr__node_key(n, i);
+        if (k->kind != LDR_NODE_SCALAR)
+            continue;
+        bool mine = false, known = false;
+        for (size_t j = 0; j < n_own; j++)
+            mine |= !strcmp(k->str, own[j]);
+        for (size_t j = 0; j < LDR_ARRAY_LEN(online_keys_all); j++)
+            known |= !strcmp(k->str, online_keys_all[j]);
+        if (known && !mine)
+            ldr_diags_addf(c->diags, &k->loc,
+                           "'%s' does not apply to online_store type '%s' (it is a%s option)",
+                           k->str, type, !strcmp(k->str, "path") ? " sqlite" : " redis");
+    }
+}
+
+static void read_redis_options(cfgctx *c, const ldr_node *n)
+{
+    ldr_config *cfg = c->cfg;
+    const ldr_node *v;
+    if ((v = ldr__node_get(n, "connection_string"))) {
+        const char *cs = scalar(c->diags, v, "connection_string");
+        if (cs && (!*cs || cs[0] == ',' || strstr(cs, ",,")))
+            ldr_diags_addf(c->diags, &v->loc,
+                           "'connection_string' must be \"host:port[,host:port...][,db=N]"
+                           "[,password=...]\", got '%s'",
+                           cs);
+        else if (cs)
+            cfg->online_connection_string = cs;
+    }
+    if ((v = ldr__node_get(n, "redis_type"))) {
+        const char *t = scalar(c->diags, v, "redis_type");
+        if (t && !strcmp(t, "redis_cluster"))
+            cfg->online_redis_cluster = true;
+        else if (t && !strcmp(t, "redis_sentinel"))
+            ldr_diags_addf(c->diags, &v->loc,
+                           "redis_type 'redis_sentinel' is not supported (supported: redis, "
+                           "redis_cluster)");
+        else if (t && strcmp(t, "redis") != 0)
+            ldr_diags_addf(c->diags, &v->loc,
+                           "unknown redis_type '%s' (supported: redis, redis_cluster)", t);
+    }
+    if ((v = ldr__node_get(n, "key_ttl_seconds")) && !v->is_null) {
+        const char *t = scalar(c->diags, v, "key_ttl_seconds");
+        char *end = NULL;
+        errno = 0;
+        long long x = t ? strtoll(t, &end, 10) : 0;
+        if (t && (end == t || *end || x <= 0 || errno == ERANGE || x > INT32_MAX))
+            ldr_diags_addf(c->diags, &v->loc,
+                           "'key_ttl_seconds' must be a positive number of seconds (at most "
+                           "2147483647), got '%s'",
+                           t);
+        else if (t)
+            cfg->online_key_ttl_seconds = x;
+    }
+}
+
+/* online_store: {type: sqlite, path: ...} | {type: redis, connection_string: ...,
+ * redis_type: redis|redis_cluster, key_ttl_seconds: N} | {type: memory} */
 static void read_online(cfgctx *c, const ldr_node *n)
 {
     ldr_config *cfg = c->cfg;
@@ -134,16 +208,28 @@ static void read_online(cfgctx *c, const ldr_node *n)
                        ldr__node_describe(n));
         return;
     }
-    static const char *const keys[] = {"type", "path"};
-    check_keys(c->diags, n, keys, LDR_ARRAY_LEN(keys), "online_store");
+    check_keys(c->diags, n, online_keys_all, LDR_ARRAY_LEN(online_keys_all), "online_store");
+    const char *type = "sqlite";
     const ldr_node *v;
     if ((v = ldr__node_get(n, "type"))) {
         const char *t = scalar(c->diags, v, "type");
-        if (t && strcmp(t, "sqlite") != 0)
+        if (!t)
+            return;
+        if (strcmp(t, "sqlite") != 0 && strcmp(t, "redis") != 0 && strcmp(t, "memory") != 0) {
             ldr_diags_addf(c->diags, &v->loc,
-                           "unsupported online_store type '%s' (supported: sqlite)", t);
+                           "unsupported online_store type '%s' (supported: sqlite, redis, memory)",
+                           t);
+            return;
+        }
+        type = t;
     }
-    if ((v = ldr__node_get(n, "path"))) {
+    cfg->online_type = type;
+    check_online_keys(c, n, type);
+    if (!strcmp(type, "redis")) {
+        cfg->online_path = NULL;
+        cfg->online_connection_string = "localhost:6379"; /* Feast's default */
+        read_redis_options(c, n);
+    } else if ((v = ldr__node_get(n, "path"))) {
         const char *p = scalar(c->diags, v, "path");
         if (p)
             cfg->online_path = abs_path(&cfg->arena, cfg->repo_dir, p);

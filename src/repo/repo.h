@@ -48,11 +48,17 @@ typedef struct ldr_config {
     const char *config_path; /* absolute path of feature_store.yaml */
     const char *project;
     const char *project_description;
-    const char *provider;                 /* "local" */
-    const char *registry_type;            /* "sqlite" */
-    const char *registry_path;            /* absolute */
-    const char *online_type;              /* "sqlite" */
-    const char *online_path;              /* absolute, for file-based online stores */
+    const char *provider;      /* "local" */
+    const char *registry_type; /* "sqlite" */
+    const char *registry_path; /* absolute */
+    const char *online_type;   /* "sqlite" (default), "redis" or "memory" */
+    const char *online_path;   /* absolute, for file-based online stores */
+    /* redis: Feast's connection_string ("host:port[,host:port...][,db=N][,password=P]...",
+     * default "localhost:6379"), redis_type (redis | redis_cluster) and key_ttl_seconds
+     * (an EXPIRE on every key written; 0 = none). */
+    const char *online_connection_string;
+    bool online_redis_cluster;
+    long long online_key_ttl_seconds;
     const char *offline_type;             /* "file" */
     int entity_key_serialization_version; /* 3 */
 } ldr_config;

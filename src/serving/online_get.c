@@ -2,12 +2,14 @@
  * online_get.c -- get-online-features: the latest values of the requested features for
  * the given entity rows, with Feast's statuses (see serving.h).
  *
- * Per request: resolve the plan (repo/fplan.c, shared with historical retrieval); find
+ * Per request: resolve the plan (repo/fplan.c, shared with historical retrieval), or take
+ * the one prepared earlier for the same feature list (ldr_serving_prepare); find
  * every join key the projections need in the request (through join_key_map), each
  * coerced once to its entity's declared type; per projection serialize each row's key
- * (Feast v3), deduplicate the keys with an open-addressing table, read the distinct keys
- * in one store call, and fan the answers out to the rows. Statuses follow the Go server
- * (reference §6.3), which is TTL-aware: NOT_FOUND when the store has no row for the key
+ * (Feast v3) and deduplicate the keys with an open-addressing table; then read every
+ * projection's distinct keys in one store call (ldr_online_read_many: on Redis one HMGET
+ * per hash for all the views sharing it), and fan the answers out to the rows. Statuses follow the
+ * Go server (reference §6.3), which is TTL-aware: NOT_FOUND when the store has no row for the key
  * (or the row lacks the feature), NULL_VALUE for a stored null, OUTSIDE_MAX_AGE when
  * now - event time > ttl (the value is still returned), else PRESENT.
  *
@@ -141,6 +143,111 @@ static size_t key_bound(const char *const *names, const ldr_value *vals, size_t 
                                                                                  : 8;
     }
     return n;
+}
+
+/* ---- one projection's read ------------------------------------------------------------ */
+
+/* A projection's keys (deduplicated), requested features and where they go. */
+typedef struct projread {
+    ldr_online_read_req req;
+    const ldr_online_prep_proj *pp; /* the view, its features and their plan columns */
+    uint32_t *uniq; /* per request row: distinct key index, UINT32_MAX for a null key */
+} projread;
+
+/* Encodes and deduplicates a projection's keys (key k of row r is kc[key_kc[k]].values[r])
+ * and sets up its read (all from a; kv is scratch of pp->n_jk values). */
+static ldr_code prepare_proj(const ldr_online_prep_proj *pp, const size_t *key_kc, const keycol *kc,
+                             size_t n, ldr_value *kv, ldr_arena *a, projread *out, ldr_err *err)
+{
+    size_t nk = pp->n_jk;
+    /* Pass 1: room for every key. */
+    size_t total = 16 + 64; /* the entityless key, with slack */
+    for (size_t r = 0; r < n; r++) {
+        for (size_t k = 0; k < nk; k++)
+            kv[k] = kc[key_kc[k]].values[r];
+        total += key_bound(pp->jk, kv, nk);
+    }
+    ldr_buf keys;
+    ldr_buf_init_fixed(&keys, ldr_arena_alloc(a, total + 1), total + 1);
+    /* Pass 2: encode and deduplicate. uniq[r] = distinct key index, UINT32_MAX none. */
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *slot = ldr_arena_calloc(a, cap, sizeof *slot); /* distinct index + 1 */
+    ldr_online_keyref *refs = ldr_arena_alloc(a, (n + 1) * sizeof *refs);
+    uint32_t *uniq = ldr_arena_alloc(a, (n ? n : 1) * sizeof *uniq);
+    size_t n_uniq = 0;
+    for (size_t r = 0; r < n; r++) {
+        bool has_null = false;
+        for (size_t k = 0; k < nk; k++) {
+            kv[k] = kc[key_kc[k]].values[r];
+            has_null |= kv[k].is_null;
+        }
+        uniq[r] = UINT32_MAX;
+        if (has_null)
+            continue;
+        size_t start = keys.len;
+        ldr_code rc = nk ? ldr_online_key_encode(pp->jk, kv, nk, &keys, err)
+                         : ldr_online_key_encode_entityless(&keys, err);
+        if (rc != LDR_OK)
+            return rc;
+        const uint8_t *kp = (const uint8_t *)keys.ptr + start;
+        size_t kl = keys.len - start;
+        size_t h = (size_t)ldr_hash_bytes(kp, kl) & (cap - 1);
+        while (slot[h]) {
+            const ldr_online_keyref *o = &refs[slot[h] - 1];
+            if (o->len == kl && !memcmp(o->ptr, kp, kl))
+                break;
+            h = (h + 1) & (cap - 1);
+        }
+        if (!slot[h]) {
+            refs[n_uniq].ptr = kp;
+            refs[n_uniq].len = kl;
+            slot[h] = (uint32_t)++n_uniq;
+        } else {
+            keys.len = start; /* a duplicate: its bytes are not needed */
+        }
+        uniq[r] = slot[h] - 1;
+    }
+    out->pp = pp;
+    out->uniq = uniq;
+    out->req =
+        (ldr_online_read_req){.view = &pp->view,
+                              .features = pp->fnames,
+                              .types = pp->ftypes,
+                              .n_features = pp->nf,
+                              .keys = refs,
+                              .n_keys = n_uniq,
+                              .out = ldr_arena_alloc(a, (n_uniq + 1) * sizeof(ldr_online_hit))};
+    return LDR_OK;
+}
+
+/* Copies a projection's answers to every request row, with Feast's statuses. Feature f
+ * goes to output column n_jk + its plan column. */
+static void fan_out(const projread *pr, const ldr_view *v, size_t n_jk, size_t n, ldr_ts now,
+                    ldr_online_response *out)
+{
+    const ldr_online_read_req *q = &pr->req;
+    for (size_t f = 0; f < q->n_features; f++) {
+        size_t c = n_jk + pr->pp->fcol[f];
+        for (size_t r = 0; r < n; r++) {
+            const ldr_online_hit *hit = pr->uniq[r] == UINT32_MAX ? NULL : &q->out[pr->uniq[r]];
+            if (!hit || !hit->found || !hit->present[f]) {
+                out->values[c][r] = ldr_value_null(q->types[f]);
+                out->status[c][r] = LDR_STATUS_NOT_FOUND;
+                out->event_ts[c][r] = LDR_TS_NONE;
+                continue;
+            }
+            out->values[c][r] = hit->values[f];
+            out->event_ts[c][r] = hit->event_ts;
+            if (hit->values[f].is_null)
+                out->status[c][r] = LDR_STATUS_NULL_VALUE;
+            else if (v->ttl > 0 && now - hit->event_ts > v->ttl)
+                out->status[c][r] = LDR_STATUS_OUTSIDE_MAX_AGE;
+            else
+                out->status[c][r] = LDR_STATUS_PRESENT;
+        }
+    }
 }
 
 /* ---- the request --------------------------------------------------------------------------- */
@@ -317,93 +424,24 @@ ldr_code ldr_serving_get_online(const ldr_defs *defs, const char *project, ldr_o
     for (size_t i = 0; i < p->n_cols; i++)
         out->names[n_jk + i] = p->cols[i].name;
 
-    /* Per projection: keys, dedupe, one read, fan out. */
-    uint32_t *uniq = ldr_arena_alloc(a, nr * sizeof *uniq);
+    /* Per projection: keys and deduplication; then one read of every projection (the
+     * Redis store fetches the views sharing a hash in one HMGET); then the fan out. */
+    projread *pr = ldr_arena_alloc(a, (p->n_projs + 1) * sizeof *pr);
+    ldr_online_read_req *reqs = ldr_arena_alloc(a, (p->n_projs + 1) * sizeof *reqs);
     ldr_value *kv = ldr_arena_alloc(a, (max_kc + 1) * sizeof *kv);
+    size_t n_reqs = 0;
     for (size_t i = 0; i < p->n_projs && rc == LDR_OK; i++) {
-        const ldr_online_prep_proj *pp = &prep->projs[i];
-        const ldr_view *v = p->projs[i].view;
-        size_t nk = pp->n_jk;
-        /* Pass 1: room for every key. */
-        size_t total = 16 + 64; /* the entityless key, with slack */
-        for (size_t r = 0; r < n; r++) {
-            for (size_t k = 0; k < nk; k++)
-                kv[k] = kc[pkc[i][k]].values[r];
-            total += key_bound(pp->jk, kv, nk);
-        }
-        ldr_buf keys;
-        ldr_buf_init_fixed(&keys, ldr_arena_alloc(a, total + 1), total + 1);
-        /* Pass 2: encode and deduplicate. uniq[r] = distinct key index, UINT32_MAX none. */
-        size_t cap = 16;
-        while (cap < 2 * n)
-            cap *= 2;
-        uint32_t *slot = ldr_arena_calloc(a, cap, sizeof *slot); /* distinct index + 1 */
-        ldr_online_keyref *refs = ldr_arena_alloc(a, (n + 1) * sizeof *refs);
-        size_t n_uniq = 0;
-        for (size_t r = 0; r < n && rc == LDR_OK; r++) {
-            bool has_null = false;
-            for (size_t k = 0; k < nk; k++) {
-                kv[k] = kc[pkc[i][k]].values[r];
-                has_null |= kv[k].is_null;
-            }
-            uniq[r] = UINT32_MAX;
-            if (has_null)
-                continue;
-            size_t start = keys.len;
-            rc = nk ? ldr_online_key_encode(pp->jk, kv, nk, &keys, err)
-                    : ldr_online_key_encode_entityless(&keys, err);
-            if (rc != LDR_OK)
-                break;
-            const uint8_t *kp = (const uint8_t *)keys.ptr + start;
-            size_t kl = keys.len - start;
-            size_t h = (size_t)ldr_hash_bytes(kp, kl) & (cap - 1);
-            while (slot[h]) {
-                const ldr_online_keyref *o = &refs[slot[h] - 1];
-                if (o->len == kl && !memcmp(o->ptr, kp, kl))
-                    break;
-                h = (h + 1) & (cap - 1);
-            }
-            if (!slot[h]) {
-                refs[n_uniq].ptr = kp;
-                refs[n_uniq].len = kl;
-                slot[h] = (uint32_t)++n_uniq;
-            } else {
-                keys.len = start; /* a duplicate: its bytes are not needed */
-            }
-            uniq[r] = slot[h] - 1;
-        }
-        if (rc != LDR_OK) {
-            ldr_err_prefix(err, "feature view '%s': ", v->name);
-            break;
-        }
-        ldr_online_hit *hits = ldr_arena_alloc(a, (n_uniq + 1) * sizeof *hits);
-        if (n_uniq)
-            rc = ldr_online_read(os, &pp->view, pp->fnames, pp->ftypes, pp->nf, refs, n_uniq, a,
-                                 hits, err);
-        if (rc != LDR_OK) {
-            ldr_err_prefix(err, "feature view '%s': ", v->name);
-            break;
-        }
-        for (size_t f = 0; f < pp->nf; f++) {
-            size_t c = n_jk + pp->fcol[f];
-            for (size_t r = 0; r < n; r++) {
-                const ldr_online_hit *hit = uniq[r] == UINT32_MAX ? NULL : &hits[uniq[r]];
-                if (!hit || !hit->found || !hit->present[f]) {
-                    out->values[c][r] = ldr_value_null(pp->ftypes[f]);
-                    out->status[c][r] = LDR_STATUS_NOT_FOUND;
-                    out->event_ts[c][r] = LDR_TS_NONE;
-                    continue;
-                }
-                out->values[c][r] = hit->values[f];
-                out->event_ts[c][r] = hit->event_ts;
-                if (hit->values[f].is_null)
-                    out->status[c][r] = LDR_STATUS_NULL_VALUE;
-                else if (v->ttl > 0 && now - hit->event_ts > v->ttl)
-                    out->status[c][r] = LDR_STATUS_OUTSIDE_MAX_AGE;
-                else
-                    out->status[c][r] = LDR_STATUS_PRESENT;
-            }
-        }
+        rc = prepare_proj(&prep->projs[i], pkc[i], kc, n, kv, a, &pr[i], err);
+        if (rc != LDR_OK)
+            ldr_err_prefix(err, "feature view '%s': ", p->projs[i].view->name);
+        else if (pr[i].req.n_keys)
+            reqs[n_reqs++] = pr[i].req;
     }
+    if (rc == LDR_OK && n_reqs)
+        rc = ldr_online_read_many(os, reqs, n_reqs, a, err);
+    if (rc != LDR_OK)
+        return rc;
+    for (size_t i = 0; i < p->n_projs; i++)
+        fan_out(&pr[i], p->projs[i].view, n_jk, n, now, out);
     return rc;
 }

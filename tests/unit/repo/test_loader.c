@@ -493,6 +493,64 @@ TEST(config_defaults_and_paths)
     remove_tree(dir);
 }
 
+TEST(config_online_store_types)
+{
+    char *dir = make_repo();
+    ldr_config cfg;
+    ldr_diags g;
+    ldr_diags_init(&g);
+    ldr_err err;
+    write_file(dir, "feature_store.yaml",
+               "project: p\nonline_store:\n  type: redis\n  connection_string: "
+               "\"10.0.0.1:7000,10.0.0.2:7000,password=pw\"\n  redis_type: redis_cluster\n"
+               "  key_ttl_seconds: 2\n");
+    CHECK_OK(ldr_config_load(dir, &cfg, &g, &err), err);
+    CHECK_EQ_STR(cfg.online_type, "redis");
+    CHECK_EQ_STR(cfg.online_connection_string, "10.0.0.1:7000,10.0.0.2:7000,password=pw");
+    CHECK(cfg.online_redis_cluster);
+    CHECK_EQ_I64(cfg.online_key_ttl_seconds, 2);
+    CHECK(cfg.online_path == NULL);
+    ldr_config_fini(&cfg);
+    write_file(dir, "feature_store.yaml", "project: p\nonline_store: {type: redis}\n");
+    CHECK_OK(ldr_config_load(dir, &cfg, &g, &err), err);
+    CHECK_EQ_STR(cfg.online_connection_string, "localhost:6379"); /* Feast's default */
+    CHECK(!cfg.online_redis_cluster);
+    CHECK_EQ_I64(cfg.online_key_ttl_seconds, 0);
+    ldr_config_fini(&cfg);
+    write_file(dir, "feature_store.yaml", "project: p\nonline_store: {type: memory}\n");
+    CHECK_OK(ldr_config_load(dir, &cfg, &g, &err), err);
+    CHECK_EQ_STR(cfg.online_type, "memory");
+    ldr_config_fini(&cfg);
+    write_file(dir, "feature_store.yaml",
+               "project: p\nonline_store: {type: sqlite, connection_string: x:1, "
+               "key_ttl_seconds: 0}\n");
+    CHECK_FAILS(ldr_config_load(dir, &cfg, &g, &err), LDR_ECONFIG);
+    CHECK_EQ_I64(g.n, 2);
+    if (g.n == 2) {
+        CHECK_EQ_STR(g.items[0], "feature_store.yaml:2:30: 'connection_string' does not apply "
+                                 "to online_store type 'sqlite' (it is a redis option)");
+        CHECK_EQ_STR(g.items[1], "feature_store.yaml:2:54: 'key_ttl_seconds' does not apply "
+                                 "to online_store type 'sqlite' (it is a redis option)");
+    }
+    ldr_config_fini(&cfg);
+    ldr_diags_fini(&g);
+    ldr_diags_init(&g);
+    write_file(dir, "feature_store.yaml",
+               "project: p\nonline_store: {type: redis, redis_type: sentinel, "
+               "key_ttl_seconds: 1.5, connection_string: ''}\n");
+    CHECK_FAILS(ldr_config_load(dir, &cfg, &g, &err), LDR_ECONFIG);
+    CHECK_EQ_I64(g.n, 3);
+    if (g.n == 3) {
+        CHECK_CONTAINS(g.items[0], "unknown redis_type 'sentinel' (supported: redis, "
+                                   "redis_cluster)");
+        CHECK_CONTAINS(g.items[1], "'key_ttl_seconds' must be a positive number of seconds");
+        CHECK_CONTAINS(g.items[2], "'connection_string' must be \"host:port");
+    }
+    ldr_config_fini(&cfg);
+    ldr_diags_fini(&g);
+    remove_tree(dir);
+}
+
 TEST(config_problems_all_reported)
 {
     char *dir = make_repo();
@@ -508,7 +566,7 @@ TEST(config_problems_all_reported)
         CHECK_EQ_STR(g.items[0], "feature_store.yaml:1:10: invalid project name '-bad': it must "
                                  "match ^[A-Za-z0-9][A-Za-z0-9_-]*$");
         CHECK_EQ_STR(g.items[1], "feature_store.yaml:2:22: unsupported online_store type "
-                                 "'dynamodb' (supported: sqlite)");
+                                 "'dynamodb' (supported: sqlite, redis, memory)");
         CHECK_EQ_STR(g.items[2], "feature_store.yaml:3:1: unknown key 'registyr' in "
                                  "feature_store.yaml (did you mean 'registry'?)");
     }
@@ -611,6 +669,7 @@ int main(void)
     RUN(diagnostics_are_capped_but_counted);
     RUN(json_spec_rejects_garbage);
     RUN(config_defaults_and_paths);
+    RUN(config_online_store_types);
     RUN(config_problems_all_reported);
     RUN(missing_config_is_not_found);
     RUN(discovery_skips_data_hidden_and_ignored);

@@ -1,0 +1,763 @@
+/*
+ * redis.c -- the Redis online store (type "redis"), byte-compatible with Feast's Redis
+ * layout (reference §7.3), so Larder serves from and materializes into a Feast Redis:
+ *   key    = Feast v3 entity key || project name (no separator): one hash per (project,
+ *            entity key), shared by every view with the same join keys;
+ *   fields = `_ts:<view>`          google.protobuf.Timestamp of the row's event time;
+ *            murmur3_32("<view>:<feature>", 0) as 4 little-endian bytes -> feast Value;
+ *            `_created_ts:<view>`  Timestamp of the created time (Larder only; Feast
+ *                                  ignores it; absent when the source has none).
+ * Values are encoded by redis_proto.c. Connections, pipelining, cluster routing and
+ * reconnects are redis_conn.c's (ldr_redis_*): this file only builds commands.
+ *
+ * Writes keep Larder's newer-wins contract (online.h) atomically per key: each row is one
+ * EVALSHA of a small Lua script (WRITE_LUA) that reads the stored `_ts`/`_created_ts`,
+ * compares, and only then HSETs (and EXPIREs when key_ttl_seconds is set), all inside
+ * Redis, so concurrent writers cannot interleave between the read and the write. One
+ * script call touches one key, so it is also cluster-safe; the calls of a batch are
+ * pipelined (one round trip per node). A batch is not atomic as a whole (Redis Cluster
+ * has no cross-slot transaction): a failed batch may leave some rows written, which a
+ * rerun overwrites or skips by the same rule.
+ *
+ * Reads (read_many): one HMGET per distinct hash for the fields of every requested view
+ * using it, pipelined. A hash without `_ts:<view>` is NOT_FOUND for that view (Feast
+ * reports such keys PRESENT with nulls: a quirk not kept). Redis has no tables: update
+ * creates nothing; dropping a view (update or teardown) SCANs every primary node for the
+ * project's keys (MATCH *<project>, then an exact check of the key's shape) and HDELs
+ * the view's fields; Redis deletes a hash left empty by itself.
+ * One handle per thread (the server opens one per worker); not thread-safe.
+ */
+#include "online/online.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "online/online_int.h"
+#include "online/redis_conn.h"
+
+#define SCAN_COUNT  "1000"
+#define MAX_BATCH   ((size_t)1 << 31) /* encoded bytes of one write batch */
+#define WRITE_FIXED 15                /* EVALSHA sha 1 key + at most 11 fixed ARGV */
+#define FIELD_LEN   4                 /* a feature's field name: murmur3, little-endian */
+
+/*
+ * Compare-and-set of one row. KEYS[1] the hash. ARGV: 1/2 new event seconds/nanos, 3/4
+ * new created seconds/nanos (3 empty: none), 5 TTL seconds (0: none), 6 the
+ * `_created_ts:<view>` field, then the field/value pairs to HSET, starting with
+ * `_ts:<view>` (7, 8) [and `_created_ts:<view>` when there is one], then the features.
+ * So the write is one HSET of ARGV[7..] (in slices of 1000 arguments: Lua's unpack has a
+ * stack limit), plus an HDEL of a stale created field only when one is stored.
+ * Returns 1 when written, 0 when the stored row is newer.
+ * ts() decodes a Timestamp: varints split in a low 28-bit part and the rest so that
+ * negative (10-byte, two's complement) seconds stay exact in Lua's doubles.
+ */
+static const char WRITE_LUA[] =
+    "local function ts(b)\n"
+    "  local f, i = {0, 0}, 1\n"
+    "  while i <= #b do\n"
+    "    local tag = string.byte(b, i); i = i + 1\n"
+    "    local lo, hi, m, k, c = 0, 0, 1, 0, 128\n"
+    "    while c >= 128 do\n"
+    "      c = string.byte(b, i)\n"
+    "      if not c then return nil end\n"
+    "      i = i + 1\n"
+    "      if k == 4 then m = 1 end\n"
+    "      if k < 4 then lo = lo + (c % 128) * m else hi = hi + (c % 128) * m end\n"
+    "      m = m * 128; k = k + 1\n"
+    "    end\n"
+    "    hi = hi % 68719476736\n"
+    "    if hi >= 34359738368 then hi = hi - 68719476736 end\n"
+    "    if tag == 8 or tag == 16 then f[tag / 8] = hi * 268435456 + lo end\n"
+    "  end\n"
+    "  return f\n"
+    "end\n"
+    "local function older(a, s, n)\n"
+    "  if not a then return redis.error_reply('larder: corrupt timestamp field') end\n"
+    "  return s < a[1] or (s == a[1] and n < a[2])\n"
+    "end\n"
+    "local k = KEYS[1]\n"
+    "local old = redis.call('HMGET', k, ARGV[7], ARGV[6])\n"
+    "if old[1] then\n"
+    "  local es, en = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "  local o = ts(old[1])\n"
+    "  local r = older(o, es, en)\n"
+    "  if r then return r == true and 0 or r end\n"
+    "  if es == o[1] and en == o[2] then\n"
+    "    if ARGV[3] == '' then\n"
+    "      if old[2] then return 0 end\n"
+    "    elseif old[2] then\n"
+    "      r = older(ts(old[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))\n"
+    "      if r then return r == true and 0 or r end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local n = #ARGV\n"
+    "if n <= 1006 then\n"
+    "  redis.call('HSET', k, unpack(ARGV, 7, n))\n"
+    "else\n"
+    "  for i = 7, n, 1000 do redis.call('HSET', k, unpack(ARGV, i, math.min(i + 999, n))) end\n"
+    "end\n"
+    "if ARGV[3] == '' and old[2] then redis.call('HDEL', k, ARGV[6]) end\n"
+    "if ARGV[5] ~= '0' then redis.call('EXPIRE', k, ARGV[5]) end\n"
+    "return 1\n";
+
+typedef struct rds_store {
+    ldr_arena arena; /* the parsed options, alive as long as the connection */
+    ldr_redis *conn;
+    char ttl[24]; /* key_ttl_seconds as text; "0" for none */
+    char sha[48]; /* SHA1 of WRITE_LUA from SCRIPT LOAD; "" until loaded */
+} rds_store;
+
+/* ---- Commands ------------------------------------------------------------------------------ */
+
+/* A command under construction: argv and lengths from an arena. */
+typedef struct cmdb {
+    const char **argv;
+    size_t *len;
+    int argc;
+} cmdb;
+
+static void cmd_init(cmdb *c, size_t cap, ldr_arena *a)
+{
+    c->argv = ldr_arena_calloc(a, cap, sizeof *c->argv);
+    c->len = ldr_arena_calloc(a, cap, sizeof *c->len);
+    c->argc = 0;
+}
+
+static void cmd_arg(cmdb *c, const void *p, size_t len)
+{
+    c->argv[c->argc] = p;
+    c->len[c->argc++] = len;
+}
+
+static void cmd_str(cmdb *c, const char *s)
+{
+    cmd_arg(c, s, strlen(s));
+}
+
+static ldr_redis_cmd cmd_done(const cmdb *c, const void *key, size_t key_len)
+{
+    ldr_redis_cmd r = {c->argc, c->argv, c->len, key, key_len};
+    return r;
+}
+
+/* The hash of a key: entity key bytes followed by the project name. */
+static char *full_key(const ldr_online_keyref *k, const char *project, ldr_arena *a,
+                      size_t *out_len)
+{
+    size_t pl = strlen(project);
+    char *p = ldr_arena_alloc(a, k->len + pl + 1);
+    if (k->len)
+        memcpy(p, k->ptr, k->len);
+    memcpy(p + k->len, project, pl + 1);
+    *out_len = k->len + pl;
+    return p;
+}
+
+/* A feature's field name: murmur3_32("<view>:<feature>", 0), 4 bytes little-endian. */
+static char *feature_field(const char *view, const char *feature, ldr_arena *a)
+{
+    size_t vl = strlen(view), fl = strlen(feature);
+    char *name = ldr_arena_alloc(a, vl + fl + 2);
+    memcpy(name, view, vl);
+    name[vl] = ':';
+    memcpy(name + vl + 1, feature, fl + 1);
+    uint8_t *f = ldr_arena_alloc(a, FIELD_LEN);
+    ldr__online_le32(f, ldr_murmur3_32(name, vl + 1 + fl, 0));
+    return (char *)f;
+}
+
+static ldr_code reply_error(const redisReply *r, const char *what, ldr_err *err)
+{
+    if (r && r->type == REDIS_REPLY_ERROR)
+        return ldr_err_setf(err, LDR_EBACKEND, "redis: %s: %.*s", what, (int)r->len, r->str);
+    return ldr_err_setf(err, LDR_EBACKEND, "redis: %s: unexpected reply type %d", what,
+                        r ? r->type : -1);
+}
+
+/* Runs cmds through the connection; replies allocated, caller frees. */
+static ldr_code exec(rds_store *s, const ldr_redis_cmd *cmds, size_t n, redisReply **replies,
+                     ldr_err *err)
+{
+    return n ? ldr_redis_exec(s->conn, cmds, n, replies, err) : LDR_OK;
+}
+
+/* ---- Open and close ------------------------------------------------------------------------ */
+
+static void rds_close(void *self)
+{
+    rds_store *s = self;
+    if (!s)
+        return;
+    ldr_redis_close(s->conn);
+    ldr_arena_fini(&s->arena);
+    ldr_free(s);
+}
+
+static ldr_code rds_open(const ldr_config *cfg, void **self, ldr_err *err)
+{
+    rds_store *s = ldr_xcalloc(1, sizeof *s);
+    ldr_arena_init(&s->arena, 1024);
+    const char *cs =
+        cfg->online_connection_string ? cfg->online_connection_string : "localhost:6379";
+    ldr_redis_opts o;
+    ldr_code rc = ldr_redis_opts_parse(cs, cfg->online_redis_cluster, &s->arena, &o, err);
+    if (rc == LDR_OK && !(s->conn = ldr_redis_open(&o, err)))
+        rc = err ? err->code : LDR_EBACKEND;
+    if (rc != LDR_OK) {
+        ldr_err_prefix(err, "online store (redis): "); /* not cs: it may hold a password */
+        rds_close(s);
+        return rc;
+    }
+    snprintf(s->ttl, sizeof s->ttl, "%lld",
+             cfg->online_key_ttl_seconds > 0 ? cfg->online_key_ttl_seconds : 0);
+    *self = s;
+    return LDR_OK;
+}
+
+/* ---- Writes -------------------------------------------------------------------------------- */
+
+/* Loads WRITE_LUA (once per handle) and keeps its SHA1 for EVALSHA. */
+static ldr_code load_script(rds_store *s, ldr_err *err)
+{
+    if (s->sha[0])
+        return LDR_OK;
+    const char *argv[] = {"SCRIPT", "LOAD", WRITE_LUA};
+    size_t len[] = {6, 4, sizeof WRITE_LUA - 1};
+    ldr_redis_cmd c = {3, argv, len, NULL, 0};
+    redisReply *r = NULL;
+    ldr_code rc = ldr_redis_exec_node(s->conn, 0, &c, 1, &r, err);
+    if (rc == LDR_OK && (r->type != REDIS_REPLY_STRING || r->len >= sizeof s->sha))
+        rc = reply_error(r, "SCRIPT LOAD", err);
+    if (rc == LDR_OK)
+        memcpy(s->sha, r->str, r->len + 1);
+    ldr_redis_replies_free(&r, 1);
+    return rc;
+}
+
+/* Checks a row's values against the view and encodes them as Feast Values into a. */
+static ldr_code encode_row(const ldr_online_view *v, const ldr_online_row *row, ldr_buf *tmp,
+                           ldr_arena *a, cmdb *c, const char *const *fields, ldr_err *err)
+{
+    for (size_t f = 0; f < v->n_features; f++) {
+        const ldr_field *fd = &v->features[f];
+        const ldr_value *x = &row->values[f];
+        if (!x->is_null && x->type != fd->type)
+            return ldr_err_setf(err, LDR_EINVAL, "feature '%s': value of type %s, declared %s",
+                                fd->name, ldr_type_name(x->type), ldr_type_name(fd->type));
+        ldr_buf_reset(tmp);
+        ldr_code rc = ldr_online_pb_value_encode(x, tmp, err);
+        if (rc != LDR_OK) {
+            ldr_err_prefix(err, "feature '%s': ", fd->name);
+            return rc;
+        }
+        char *p = ldr_arena_alloc(a, tmp->len + 1);
+        if (tmp->len)
+            memcpy(p, tmp->ptr, tmp->len);
+        cmd_arg(c, fields[f], FIELD_LEN);
+        cmd_arg(c, p, tmp->len);
+    }
+    return LDR_OK;
+}
+
+/* Copies a Timestamp's encoding into a. */
+static const char *ts_bytes(ldr_ts ts, ldr_buf *tmp, ldr_arena *a, size_t *len, ldr_err *err)
+{
+    ldr_buf_reset(tmp);
+    if (ldr_online_pb_ts_encode(ts, tmp, err) != LDR_OK)
+        return NULL;
+    char *p = ldr_arena_alloc(a, tmp->len + 1);
+    if (tmp->len)
+        memcpy(p, tmp->ptr, tmp->len);
+    *len = tmp->len;
+    return p;
+}
+
+static void seconds_nanos(ldr_ts ts, ldr_arena *a, const char **s, const char **ns)
+{
+    int64_t sec = ts / 1000000, us = ts % 1000000;
+    if (us < 0) {
+        sec -= 1;
+        us += 1000000;
+    }
+    *s = ldr_arena_sprintf(a, "%lld", (long long)sec);
+    *ns = ldr_arena_sprintf(a, "%lld", (long long)(us * 1000));
+}
+
+/* Builds the EVALSHA command of every row (validating and encoding all of them first,
+ * so a bad value fails the batch before anything is sent). */
+static ldr_code build_writes(rds_store *s, const ldr_online_view *v, const ldr_online_row *rows,
+                             size_t n, ldr_arena *a, cmdb *cb, ldr_redis_cmd *cmds, ldr_err *err)
+{
+    const char **fields = ldr_arena_calloc(a, v->n_features + 1, sizeof *fields);
+    for (size_t f = 0; f < v->n_features; f++)
+        fields[f] = feature_field(v->name, v->features[f].name, a);
+    const char *ts_f = ldr_arena_sprintf(a, "_ts:%s", v->name);
+    const char *cr_f = ldr_arena_sprintf(a, "_created_ts:%s", v->name);
+    ldr_buf tmp;
+    ldr_buf_init(&tmp, MAX_BATCH);
+    ldr_code rc = LDR_OK;
+    for (size_t i = 0; i < n && rc == LDR_OK; i++) {
+        const ldr_online_row *r = &rows[i];
+        cmdb *cp = &cb[i];
+        cmd_init(cp, WRITE_FIXED + 2 * v->n_features, a);
+        size_t kl, tl = 0, cl = 0;
+        const char *key = full_key(&r->key, v->project, a, &kl);
+        const char *es, *ens, *cs = "", *cns = "";
+        seconds_nanos(r->event_ts, a, &es, &ens);
+        const char *tb = ts_bytes(r->event_ts, &tmp, a, &tl, err), *crb = "";
+        if (r->created_ts != LDR_TS_NONE) {
+            seconds_nanos(r->created_ts, a, &cs, &cns);
+            crb = ts_bytes(r->created_ts, &tmp, a, &cl, err);
+        }
+        if (!tb || !crb) {
+            rc = err ? err->code : LDR_ELIMIT;
+            break;
+        }
+        cmd_str(cp, "EVALSHA");
+        cmd_str(cp, s->sha);
+        cmd_str(cp, "1");
+        cmd_arg(cp, key, kl);
+        const char *fixed[] = {es, ens, cs, cns, s->ttl, cr_f, ts_f};
+        for (size_t j = 0; j < LDR_ARRAY_LEN(fixed); j++)
+            cmd_str(cp, fixed[j]);
+        cmd_arg(cp, tb, tl);
+        if (r->created_ts != LDR_TS_NONE) {
+            cmd_str(cp, cr_f);
+            cmd_arg(cp, crb, cl);
+        }
+        rc = encode_row(v, r, &tmp, a, cp, fields, err);
+        if (rc != LDR_OK)
+            ldr_err_prefix(err, "row %zu: ", i);
+        cmds[i] = cmd_done(cp, key, kl);
+    }
+    ldr_buf_fini(&tmp);
+    return rc;
+}
+
+static bool is_noscript(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR && r->len >= 8 && !memcmp(r->str, "NOSCRIPT", 8);
+}
+
+/* Counts written rows; reruns with EVAL (which loads the script) the commands a node
+ * answered NOSCRIPT to (a restarted or failed-over node has an empty script cache). */
+static ldr_code collect_writes(rds_store *s, cmdb *cb, ldr_redis_cmd *cmds, size_t n,
+                               redisReply **rep, size_t *written, ldr_err *err)
+{
+    size_t n_retry = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_noscript(rep[i])) {
+            cb[i].argv[0] = "EVAL";
+            cb[i].len[0] = 4;
+            cb[i].argv[1] = WRITE_LUA;
+            cb[i].len[1] = sizeof WRITE_LUA - 1;
+            cmds[n_retry++] = cmd_done(&cb[i], cmds[i].key, cmds[i].key_len);
+        } else if (rep[i]->type == REDIS_REPLY_INTEGER) {
+            *written += rep[i]->integer == 1;
+        } else {
+            return reply_error(rep[i], "write script", err);
+        }
+    }
+    if (!n_retry)
+        return LDR_OK;
+    ldr_redis_replies_free(rep, n);
+    ldr_code rc = exec(s, cmds, n_retry, rep, err);
+    for (size_t i = 0; i < n_retry && rc == LDR_OK; i++) {
+        if (rep[i]->type != REDIS_REPLY_INTEGER)
+            rc = reply_error(rep[i], "write script", err);
+        else
+            *written += rep[i]->integer == 1;
+    }
+    return rc;
+}
+
+static ldr_code rds_write(void *self, const ldr_online_view *v, const ldr_online_row *rows,
+                          size_t n, size_t *n_written, ldr_err *err)
+{
+    rds_store *s = self;
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 16);
+    ldr_redis_cmd *cmds = ldr_xcalloc(n, sizeof *cmds);
+    cmdb *cb = ldr_xcalloc(n, sizeof *cb);
+    redisReply **rep = ldr_xcalloc(n, sizeof *rep);
+    ldr_code rc = load_script(s, err);
+    if (rc == LDR_OK)
+        rc = build_writes(s, v, rows, n, &a, cb, cmds, err);
+    if (rc == LDR_OK)
+        rc = exec(s, cmds, n, rep, err);
+    size_t written = 0;
+    if (rc == LDR_OK)
+        rc = collect_writes(s, cb, cmds, n, rep, &written, err);
+    *n_written = written;
+    ldr_redis_replies_free(rep, n);
+    ldr_free(rep);
+    ldr_free(cb);
+    ldr_free(cmds);
+    ldr_arena_fini(&a);
+    if (rc != LDR_OK)
+        ldr_err_prefix(err, "online write to %s.%s: ", v->project, v->name);
+    return rc;
+}
+
+/* ---- Reads --------------------------------------------------------------------------------- */
+
+/* The fields one request reads from a hash: its features, then `_ts` and `_created_ts`. */
+typedef struct req_fields {
+    const char **names;
+    size_t *lens;
+    size_t n; /* n_features + 2 */
+} req_fields;
+
+/* One (request, key) pair, chained per distinct hash. */
+typedef struct entry {
+    uint32_t req;
+    uint32_t key;
+    uint32_t next; /* next entry of the same hash, UINT32_MAX at the end */
+} entry;
+
+typedef struct group {
+    const char *key;
+    size_t len;
+    uint32_t first, last;
+    size_t n_fields;
+} group;
+
+static void prepare_fields(const ldr_online_read_req *q, ldr_arena *a, req_fields *out)
+{
+    out->n = q->n_features + 2;
+    out->names = ldr_arena_calloc(a, out->n, sizeof *out->names);
+    out->lens = ldr_arena_calloc(a, out->n, sizeof *out->lens);
+    for (size_t f = 0; f < q->n_features; f++) {
+        out->names[f] = feature_field(q->view->name, q->features[f], a);
+        out->lens[f] = FIELD_LEN;
+    }
+    out->names[q->n_features] = ldr_arena_sprintf(a, "_ts:%s", q->view->name);
+    out->names[q->n_features + 1] = ldr_arena_sprintf(a, "_created_ts:%s", q->view->name);
+    out->lens[q->n_features] = strlen(out->names[q->n_features]);
+    out->lens[q->n_features + 1] = strlen(out->names[q->n_features + 1]);
+}
+
+/* Groups every (request, key) by hash: groups[0..*n_groups), chained through entries. */
+static group *group_keys(const ldr_online_read_req *reqs, size_t n, const req_fields *rf,
+                         ldr_arena *a, entry **out_entries, size_t *n_groups)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += reqs[i].n_keys;
+    size_t cap = 16;
+    while (cap < 2 * total)
+        cap *= 2;
+    uint32_t *slot = ldr_arena_calloc(a, cap, sizeof *slot); /* group index + 1 */
+    group *g = ldr_arena_calloc(a, total + 1, sizeof *g);
+    entry *e = ldr_arena_calloc(a, total + 1, sizeof *e);
+    size_t ng = 0, ne = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ldr_online_read_req *q = &reqs[i];
+        for (size_t k = 0; k < q->n_keys; k++) {
+            if (q->keys[k].len == 0)
+                continue; /* writes refuse empty keys: nothing is stored under one */
+            size_t kl;
+            const char *key = full_key(&q->keys[k], q->view->project, a, &kl);
+            size_t h = (size_t)ldr_hash_bytes(key, kl) & (cap - 1);
+            while (slot[h] && !(g[slot[h] - 1].len == kl && !memcmp(g[slot[h] - 1].key, key, kl)))
+                h = (h + 1) & (cap - 1);
+            e[ne] = (entry){(uint32_t)i, (uint32_t)k, UINT32_MAX};
+            if (!slot[h]) {
+                g[ng] = (group){key, kl, (uint32_t)ne, (uint32_t)ne, 0};
+                slot[h] = (uint32_t)++ng;
+            } else {
+                e[g[slot[h] - 1].last].next = (uint32_t)ne;
+                g[slot[h] - 1].last = (uint32_t)ne;
+            }
+            g[slot[h] - 1].n_fields += rf[i].n;
+            ne++;
+        }
+    }
+    *out_entries = e;
+    *n_groups = ng;
+    return g;
+}
+
+static ldr_redis_cmd build_hmget(const group *g, const entry *e, const req_fields *rf, ldr_arena *a)
+{
+    cmdb c;
+    cmd_init(&c, g->n_fields + 2, a);
+    cmd_str(&c, "HMGET");
+    cmd_arg(&c, g->key, g->len);
+    for (uint32_t i = g->first; i != UINT32_MAX; i = e[i].next) {
+        const req_fields *f = &rf[e[i].req];
+        for (size_t j = 0; j < f->n; j++)
+            cmd_arg(&c, f->names[j], f->lens[j]);
+    }
+    return cmd_done(&c, g->key, g->len);
+}
+
+static void hit_miss(const ldr_online_read_req *q, ldr_arena *a, ldr_online_hit *h)
+{
+    h->found = false;
+    h->event_ts = h->created_ts = LDR_TS_NONE;
+    h->values = ldr_arena_calloc(a, q->n_features + 1, sizeof *h->values);
+    h->present = ldr_arena_calloc(a, q->n_features + 1, sizeof *h->present);
+    for (size_t f = 0; f < q->n_features; f++)
+        h->values[f] = ldr_value_null(q->types[f]);
+}
+
+/* One feature of a found hash: nil is absent; a stored null is present. */
+static ldr_code decode_feature(const redisReply *r, ldr_type want, ldr_arena *a, ldr_value *out,
+                               bool *present, ldr_err *err)
+{
+    *out = ldr_value_null(want);
+    *present = false;
+    if (r->type != REDIS_REPLY_STRING)
+        return LDR_OK;
+    ldr_value v;
+    ldr_code rc = ldr_online_pb_value_decode(r->str, r->len, a, &v, err);
+    if (rc != LDR_OK)
+        return rc;
+    if (v.is_null) {
+        *present = true;
+    } else if (v.type != LDR_TYPE_INVALID && ldr__online_convert(&v, want, a, out)) {
+        *present = true;
+    } else {
+        *out = ldr_value_null(want);
+    }
+    return LDR_OK;
+}
+
+/* Fills the hit of one (request, key) from its slice r[0..n_features+2) of the reply;
+ * h was set up as a miss by hit_miss. */
+static ldr_code decode_hit(const ldr_online_read_req *q, redisReply *const *r, ldr_arena *a,
+                           ldr_online_hit *h, ldr_err *err)
+{
+    const redisReply *ts = r[q->n_features], *cr = r[q->n_features + 1];
+    if (ts->type != REDIS_REPLY_STRING)
+        return LDR_OK; /* no `_ts:<view>`: the view has no row here */
+    ldr_code rc = ldr_online_pb_ts_decode(ts->str, ts->len, &h->event_ts, err);
+    if (rc == LDR_OK && cr->type == REDIS_REPLY_STRING)
+        rc = ldr_online_pb_ts_decode(cr->str, cr->len, &h->created_ts, err);
+    for (size_t f = 0; f < q->n_features && rc == LDR_OK; f++) {
+        rc = decode_feature(r[f], q->types[f], a, &h->values[f], &h->present[f], err);
+        if (rc != LDR_OK)
+            ldr_err_prefix(err, "feature '%s': ", q->features[f]);
+    }
+    h->found = rc == LDR_OK;
+    if (rc != LDR_OK)
+        ldr_err_prefix(err, "view %s.%s: ", q->view->project, q->view->name);
+    return rc;
+}
+
+static ldr_code decode_group(const ldr_online_read_req *reqs, const group *g, const entry *e,
+                             const req_fields *rf, const redisReply *r, ldr_arena *a, ldr_err *err)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != g->n_fields)
+        return reply_error(r, "HMGET", err);
+    size_t off = 0;
+    ldr_code rc = LDR_OK;
+    for (uint32_t i = g->first; i != UINT32_MAX && rc == LDR_OK; i = e[i].next) {
+        const ldr_online_read_req *q = &reqs[e[i].req];
+        rc = decode_hit(q, r->element + off, a, &q->out[e[i].key], err);
+        off += rf[e[i].req].n;
+    }
+    return rc;
+}
+
+static ldr_code rds_read_many(void *self, const ldr_online_read_req *reqs, size_t n, ldr_arena *a,
+                              ldr_err *err)
+{
+    rds_store *s = self;
+    req_fields *rf = ldr_arena_calloc(a, n, sizeof *rf);
+    for (size_t i = 0; i < n; i++) {
+        prepare_fields(&reqs[i], a, &rf[i]);
+        for (size_t k = 0; k < reqs[i].n_keys; k++)
+            hit_miss(&reqs[i], a, &reqs[i].out[k]);
+    }
+    entry *e;
+    size_t ng;
+    group *g = group_keys(reqs, n, rf, a, &e, &ng);
+    ldr_redis_cmd *cmds = ldr_arena_calloc(a, ng + 1, sizeof *cmds);
+    for (size_t i = 0; i < ng; i++)
+        cmds[i] = build_hmget(&g[i], e, rf, a);
+    redisReply **rep = ldr_xcalloc(ng + 1, sizeof *rep);
+    ldr_code rc = exec(s, cmds, ng, rep, err);
+    for (size_t i = 0; i < ng && rc == LDR_OK; i++)
+        rc = decode_group(reqs, &g[i], e, rf, rep[i], a, err);
+    ldr_redis_replies_free(rep, ng);
+    ldr_free(rep);
+    if (rc != LDR_OK && n == 1)
+        ldr_err_prefix(err, "online read of %s.%s: ", reqs[0].view->project, reqs[0].view->name);
+    return rc;
+}
+
+static ldr_code rds_read(void *self, const ldr_online_view *v, const char *const *features,
+                         const ldr_type *types, size_t n_features, const ldr_online_keyref *keys,
+                         size_t n_keys, ldr_arena *a, ldr_online_hit *out, ldr_err *err)
+{
+    ldr_online_read_req q = {v, features, types, n_features, keys, n_keys, out};
+    return rds_read_many(self, &q, 1, a, err);
+}
+
+/* ---- Dropping views ------------------------------------------------------------------------ */
+
+/* "*<project>" with the glob characters of the name escaped. */
+static const char *suffix_pattern(const char *project, ldr_arena *a)
+{
+    size_t n = strlen(project);
+    char *p = ldr_arena_alloc(a, 2 * n + 2), *o = p;
+    *o++ = '*';
+    for (size_t i = 0; i < n; i++) {
+        if (strchr("*?[]\\", project[i]))
+            *o++ = '\\';
+        *o++ = project[i];
+    }
+    *o = '\0';
+    return p;
+}
+
+/* True when key is exactly a v3 entity key followed by the project's name. */
+static bool is_project_key(const char *key, size_t len, const char *project, size_t pl)
+{
+    size_t span = ldr__online_key_span(key, len);
+    return span && len - span == pl && !memcmp(key + span, project, pl);
+}
+
+/* HDELs `fields` (argv tail of the template) from every key of a SCAN page that
+ * belongs to the project. WRONGTYPE replies (a foreign key of another type) are
+ * skipped. */
+static ldr_code hdel_page(rds_store *s, const redisReply *keys, const char *project,
+                          const cmdb *fields, ldr_arena *a, ldr_err *err)
+{
+    size_t pl = strlen(project), n = 0;
+    ldr_redis_cmd *cmds = ldr_arena_calloc(a, keys->elements + 1, sizeof *cmds);
+    for (size_t i = 0; i < keys->elements; i++) {
+        const redisReply *k = keys->element[i];
+        if (k->type != REDIS_REPLY_STRING || !is_project_key(k->str, k->len, project, pl))
+            continue;
+        cmdb c;
+        cmd_init(&c, (size_t)fields->argc + 2, a);
+        cmd_str(&c, "HDEL");
+        char *kc = ldr_arena_alloc(a, k->len + 1);
+        memcpy(kc, k->str, k->len);
+        cmd_arg(&c, kc, k->len);
+        for (int j = 0; j < fields->argc; j++)
+            cmd_arg(&c, fields->argv[j], fields->len[j]);
+        cmds[n++] = cmd_done(&c, kc, k->len);
+    }
+    redisReply **rep = ldr_xcalloc(n + 1, sizeof *rep);
+    ldr_code rc = exec(s, cmds, n, rep, err);
+    for (size_t i = 0; i < n && rc == LDR_OK; i++) {
+        if (rep[i]->type == REDIS_REPLY_ERROR && strncmp(rep[i]->str, "WRONGTYPE", 9) != 0)
+            rc = reply_error(rep[i], "HDEL", err);
+    }
+    ldr_redis_replies_free(rep, n);
+    ldr_free(rep);
+    return rc;
+}
+
+/* SCANs one primary node for the project's keys, deleting the fields page by page. */
+static ldr_code drop_on_node(rds_store *s, size_t node, const char *project, const cmdb *fields,
+                             ldr_err *err)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 1 << 14);
+    const char *pattern = suffix_pattern(project, &a);
+    char cursor[32] = "0";
+    ldr_code rc = LDR_OK;
+    do {
+        const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT};
+        size_t len[LDR_ARRAY_LEN(argv)];
+        for (size_t i = 0; i < LDR_ARRAY_LEN(argv); i++)
+            len[i] = strlen(argv[i]);
+        ldr_redis_cmd c = {(int)LDR_ARRAY_LEN(argv), argv, len, NULL, 0};
+        redisReply *r = NULL;
+        rc = ldr_redis_exec_node(s->conn, node, &c, 1, &r, err);
+        if (rc != LDR_OK)
+            break;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof cursor ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            rc = reply_error(r, "SCAN", err);
+        } else {
+            memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
+            rc = hdel_page(s, r->element[1], project, fields, &a, err);
+        }
+        ldr_redis_replies_free(&r, 1);
+        ldr_arena_fini(&a);
+        ldr_arena_init(&a, 1 << 14);
+        pattern = suffix_pattern(project, &a);
+    } while (rc == LDR_OK && strcmp(cursor, "0") != 0);
+    ldr_arena_fini(&a);
+    return rc;
+}
+
+/* Deletes the fields of every view of `views` whose project is views[first].project. */
+static ldr_code drop_project(rds_store *s, const ldr_online_view *views, size_t n, size_t first,
+                             ldr_err *err)
+{
+    const char *project = views[first].project;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    size_t cap = 0;
+    for (size_t i = first; i < n; i++)
+        cap += views[i].n_features + 2;
+    cmdb fields;
+    cmd_init(&fields, cap, &a);
+    for (size_t i = first; i < n; i++) {
+        const ldr_online_view *v = &views[i];
+        if (strcmp(v->project, project) != 0)
+            continue;
+        cmd_str(&fields, ldr_arena_sprintf(&a, "_ts:%s", v->name));
+        cmd_str(&fields, ldr_arena_sprintf(&a, "_created_ts:%s", v->name));
+        for (size_t f = 0; f < v->n_features; f++)
+            cmd_arg(&fields, feature_field(v->name, v->features[f].name, &a), FIELD_LEN);
+    }
+    ldr_code rc = LDR_OK;
+    size_t nodes = ldr_redis_node_count(s->conn);
+    for (size_t node = 0; node < nodes && rc == LDR_OK; node++)
+        rc = drop_on_node(s, node, project, &fields, err);
+    ldr_arena_fini(&a);
+    return rc;
+}
+
+static ldr_code drop_views(rds_store *s, const ldr_online_view *views, size_t n, ldr_err *err)
+{
+    ldr_code rc = LDR_OK;
+    for (size_t i = 0; i < n && rc == LDR_OK; i++) {
+        bool seen = false; /* one pass per distinct project */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(views[j].project, views[i].project);
+        if (!seen)
+            rc = drop_project(s, views, n, i, err);
+    }
+    if (rc != LDR_OK)
+        ldr_err_prefix(err, "online store (redis): dropping views: ");
+    return rc;
+}
+
+static ldr_code rds_update(void *self, const ldr_online_view *keep_or_add, size_t n_add,
+                           const ldr_online_view *drop, size_t n_drop, ldr_err *err)
+{
+    (void)keep_or_add; /* Redis has no tables to create */
+    (void)n_add;
+    return drop_views(self, drop, n_drop, err);
+}
+
+static ldr_code rds_teardown(void *self, const ldr_online_view *views, size_t n, ldr_err *err)
+{
+    return drop_views(self, views, n, err);
+}
+
+const ldr_online_ops ldr_online_redis_ops = {
+    .type = "redis",
+    .open = rds_open,
+    .close = rds_close,
+    .update = rds_update,
+    .write = rds_write,
+    .read = rds_read,
+    .teardown = rds_teardown,
+    .integrity_check = NULL,
+    .read_many = rds_read_many,
+    .has_tables = false,
+};
