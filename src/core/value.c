@@ -733,6 +733,31 @@ static void mark_float(char buf[32])
     }
 }
 
+/* Writes sign, the integer part of m / 10^k and k decimals of it. */
+static void put_decimal(bool neg, uint64_t m, uint64_t p10k, size_t k, char buf[32])
+{
+    uint64_t ip = m / p10k, fp = m % p10k;
+    char tmp[32];
+    size_t n = 0, pos = 0;
+    do {
+        tmp[n++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    if (neg)
+        buf[pos++] = '-';
+    while (n)
+        buf[pos++] = tmp[--n];
+    if (k) {
+        buf[pos++] = '.';
+        for (size_t i = k; i-- > 0;) {
+            buf[pos + i] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        pos += k;
+    }
+    buf[pos] = '\0';
+}
+
 /*
  * Fast path of the shortest round-trip form, without printf: when |d| = m / 10^k for an
  * integer m < 10^15 (the first k that works, so the fewest digits), that is the text
@@ -773,27 +798,7 @@ static bool fmt_short_decimal(double d, char buf[32])
         double r = (double)(uint64_t)(x + 0.5); /* floor: positive, < 2^63 */
         if (r / p10[k] != a)
             continue;
-        uint64_t m = (uint64_t)r, ip = m / u10[k], fp = m % u10[k];
-        char tmp[32];
-        size_t n = 0;
-        do {
-            tmp[n++] = (char)('0' + ip % 10);
-            ip /= 10;
-        } while (ip);
-        size_t pos = 0;
-        if (d < 0)
-            buf[pos++] = '-';
-        while (n)
-            buf[pos++] = tmp[--n];
-        if (k) {
-            buf[pos++] = '.';
-            for (size_t i = k; i-- > 0;) {
-                buf[pos + i] = (char)('0' + fp % 10);
-                fp /= 10;
-            }
-            pos += k;
-        }
-        buf[pos] = '\0';
+        put_decimal(d < 0, (uint64_t)r, u10[k], k, buf);
         return true;
     }
     return false;
@@ -821,31 +826,6 @@ void ldr_fmt_double(double d, char buf[32])
     if (prec == 17)
         snprintf(buf, 32, "%.17g", d); /* 17 digits always read back exactly */
     mark_float(buf);
-}
-
-/* Writes sign, the integer part of m / 10^k and k decimals of it. */
-static void put_decimal(bool neg, uint64_t m, uint64_t p10k, size_t k, char buf[32])
-{
-    uint64_t ip = m / p10k, fp = m % p10k;
-    char tmp[32];
-    size_t n = 0, pos = 0;
-    do {
-        tmp[n++] = (char)('0' + ip % 10);
-        ip /= 10;
-    } while (ip);
-    if (neg)
-        buf[pos++] = '-';
-    while (n)
-        buf[pos++] = tmp[--n];
-    if (k) {
-        buf[pos++] = '.';
-        for (size_t i = k; i-- > 0;) {
-            buf[pos + i] = (char)('0' + fp % 10);
-            fp /= 10;
-        }
-        pos += k;
-    }
-    buf[pos] = '\0';
 }
 
 /* The sign of r - m * P, exactly, for doubles r (an integer < 2^53), m and P (10^k, exact)
