@@ -181,8 +181,9 @@ static const ldr_online_prep *prep_get(ldr_srv_worker *w, const ldr_defs *defs,
                             &e) != LDR_OK)
         return NULL;
     ldr_srv_prep_entry *slot = &c->slots[i];
-    /* The cached copy: prepare again into the cache's arena (copies every name it needs
-     * from defs-owned or request-owned memory into plan structures). */
+    /* The cached copy, prepared again into the cache's arena: it points into defs (valid
+     * while the snapshot is the worker's, which is when the cache is used) and into that
+     * arena, never into the request. */
     if (ldr_serving_prepare(defs, w->srv->cfg->project, q->features, q->n_features,
                             q->feature_service, q->full_feature_names, &c->arena, &slot->prep,
                             &e) != LDR_OK)
