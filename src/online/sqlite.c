@@ -187,8 +187,9 @@ static void rc_add(sql_store *s, rc_entry *e, const sql_table *t, const ldr_onli
                    uint64_t h, const void *row, size_t row_len, ldr_ts event_ts, ldr_ts created_ts)
 {
     size_t bytes = k->len + (row ? row_len : 0);
-    if (s->rc_n >= RC_MAX_ENTRIES || bytes > RC_MAX_BYTES ||
-        s->rc_arena.total > RC_MAX_BYTES - bytes) {
+    if (bytes > RC_MAX_BYTES / 8)
+        return; /* a huge row would crowd out the rest */
+    if (s->rc_n >= RC_MAX_ENTRIES || s->rc_arena.total > RC_MAX_BYTES - bytes) {
         rc_clear(s);
         e = rc_find(s, t, k, h); /* the slot may now be an earlier one */
     }
