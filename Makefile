@@ -160,6 +160,7 @@ checksrc:
 
 fuzz: deps
 	@[ -f $(FUZZ_BUILD)/build.ninja ] || $(MAKE) --no-print-directory $(FUZZ_BUILD)/build.ninja
+	@ninja -C $(FUZZ_BUILD) build.ninja >/dev/null # regenerate first: new targets are known
 	$(MESON) compile -C $(FUZZ_BUILD) $(addprefix fuzz_,$(FUZZ_TARGETS))
 	@failed=; for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
