@@ -275,6 +275,24 @@ static const char *ts_bytes(ldr_ts ts, ldr_buf *tmp, ldr_arena *a, size_t *len, 
     return p;
 }
 
+/* v in decimal, in a (ldr_arena_sprintf's vfprintf was a visible per-row cost). */
+static const char *dec_i64(int64_t v, ldr_arena *a)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    size_t len = (size_t)(tmp + sizeof tmp - p);
+    char *out = ldr_arena_alloc(a, len);
+    memcpy(out, p, len);
+    return out;
+}
+
 static void seconds_nanos(ldr_ts ts, ldr_arena *a, const char **s, const char **ns)
 {
     int64_t sec = ts / 1000000, us = ts % 1000000;
@@ -282,8 +300,8 @@ static void seconds_nanos(ldr_ts ts, ldr_arena *a, const char **s, const char **
         sec -= 1;
         us += 1000000;
     }
-    *s = ldr_arena_sprintf(a, "%lld", (long long)sec);
-    *ns = ldr_arena_sprintf(a, "%lld", (long long)(us * 1000));
+    *s = dec_i64(sec, a);
+    *ns = dec_i64(us * 1000, a);
 }
 
 /* Builds the EVALSHA command of every row (validating and encoding all of them first,
