@@ -21,6 +21,11 @@ struct ldr_online_store {
 static const ldr_online_ops *const backends[] = {&ldr_online_memory_ops, &ldr_online_sqlite_ops,
                                                  &ldr_online_redis_ops};
 
+void *ldr__online_store_self(ldr_online_store *os)
+{
+    return os->self;
+}
+
 const ldr_online_ops *ldr_online_lookup_ops(const char *type, ldr_err *err)
 {
     for (size_t i = 0; type && i < LDR_ARRAY_LEN(backends); i++) {

@@ -217,6 +217,12 @@ LDR_MUST_USE ldr_code ldr_online_pb_ts_encode(ldr_ts ts, ldr_buf *out, ldr_err *
 LDR_MUST_USE ldr_code ldr_online_pb_ts_decode(const void *data, size_t len, ldr_ts *out,
                                               ldr_err *err);
 
+/** As ldr_online_pb_ts_decode, and also returns the nanoseconds below the microsecond
+ * (0..999) in out_sub_us_ns, so that comparisons can be exact to the nanosecond as the
+ * Redis store's write script compares (Larder writes whole microseconds; others may not). */
+LDR_MUST_USE ldr_code ldr_online_pb_ts_decode_exact(const void *data, size_t len, ldr_ts *out,
+                                                    uint32_t *out_sub_us_ns, ldr_err *err);
+
 /* ---- Store interface -------------------------------------------------------------------- */
 
 /** What a store needs to know about a view. Borrowed for the duration of each call. */

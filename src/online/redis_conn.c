@@ -86,6 +86,7 @@ struct ldr_redis {
     cstate *st;          /* exec scratch, grown as needed */
     size_t st_cap;
     bool sigpipe_ignored; /* SIGPIPE was SIG_IGN at open: no guard needed */
+    unsigned flags;       /* ldr_redis_exec_flag of the exec running, 0 between execs */
 };
 
 /* ---- Small helpers --------------------------------------------------------------------- */
@@ -733,6 +734,13 @@ static bool node_send(ldr_redis *r, rnode *nd, size_t node, const ldr_redis_cmd 
 {
     ldr_err e;
     ldr_err_clear(&e);
+    if (!nd->c && (r->flags & LDR_REDIS_NO_RECONNECT)) {
+        snprintf(nd->fail, sizeof nd->fail,
+                 "redis %s:%d: connection lost since the previous command (not reopened: "
+                 "its state, such as WATCH, would be gone)",
+                 nd->host, nd->port);
+        return false;
+    }
     if (!node_connect(r, node, &e)) {
         snprintf(nd->fail, sizeof nd->fail, "%s", e.msg);
         return false;
@@ -864,7 +872,7 @@ static bool retry_failed(ldr_redis *r, size_t node, round_state *rs, ldr_err *er
     rnode *nd = &r->nodes[node];
     for (size_t k = nd->q_ok; k < nd->q_n; k++) {
         cstate *st = &r->st[nd->q[k]];
-        if (st->conn_retried) {
+        if (st->conn_retried || (r->flags & LDR_REDIS_NO_RETRY)) {
             ldr_err_setf(err, LDR_EBACKEND, "%s", nd->fail);
             return false;
         }
@@ -956,8 +964,9 @@ static ldr_code exec_rounds(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, s
 }
 
 static ldr_code exec_on(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, size_t fixed,
-                        struct redisReply **replies, ldr_err *err)
+                        unsigned flags, struct redisReply **replies, ldr_err *err)
 {
+    r->flags = flags;
     st_reserve(r, n);
     for (size_t i = 0; i < n; i++) {
         replies[i] = NULL;
@@ -968,6 +977,7 @@ static ldr_code exec_on(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, size_
     pipe_guard_on(r, &g);
     ldr_code rc = exec_rounds(r, cmds, n, fixed, replies, err);
     pipe_guard_off(&g);
+    r->flags = 0;
     if (rc)
         ldr_redis_replies_free(replies, n);
     return rc;
@@ -976,7 +986,18 @@ static ldr_code exec_on(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, size_
 ldr_code ldr_redis_exec(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n,
                         struct redisReply **replies, ldr_err *err)
 {
-    return exec_on(r, cmds, n, SIZE_MAX, replies, err);
+    return exec_on(r, cmds, n, SIZE_MAX, 0, replies, err);
+}
+
+ldr_code ldr_redis_exec_flags(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, unsigned flags,
+                              struct redisReply **replies, ldr_err *err)
+{
+    return exec_on(r, cmds, n, SIZE_MAX, flags, replies, err);
+}
+
+bool ldr_redis_is_cluster(const ldr_redis *r)
+{
+    return r->cluster;
 }
 
 ldr_code ldr_redis_exec_node(ldr_redis *r, size_t node, const ldr_redis_cmd *cmds, size_t n,
@@ -988,5 +1009,5 @@ ldr_code ldr_redis_exec_node(ldr_redis *r, size_t node, const ldr_redis_cmd *cmd
         return ldr_err_setf(err, LDR_EINVAL, "redis: node %zu out of range (%zu primaries now)",
                             node, r->n_primaries);
     }
-    return exec_on(r, cmds, n, r->primaries[node], replies, err);
+    return exec_on(r, cmds, n, r->primaries[node], 0, replies, err);
 }
