@@ -6,16 +6,18 @@
  *      key is serialized (Feast v3) and kept in a hash table of the latest row per key
  *      (event time, then created time, then the later row: the point-in-time rule);
  *   2. feature values, read only from the chunks holding winners, written to the online
- *      store in batches of LDR_MAT_BATCH rows, one transaction each.
+ *      store in batches of LDR_MAT_BATCH rows, one transaction each, by a writer thread
+ *      (one per view) while the view's thread reads the next batch: reading and the
+ *      store's round trips overlap. At most one batch waits; the first failure stops both.
  * Memory grows with the distinct keys (about 80 bytes plus the key each), not the rows.
  * The interval is recorded in the registry only after every batch committed, so a killed
  * run leaves rows old or new (each batch is atomic; the store's newer-wins rule makes a
  * rerun converge on the same state) and no interval: rerunning completes.
  *
  * Concurrency: one worker thread per view (up to `threads`), each with its own online
- * store handle. A view is locked with flock(2) on `.larder-locks/<project>.<view>.lock`
- * next to the registry: a second run on the same view is refused at once, and the lock
- * vanishes with the process, whatever kills it.
+ * store handle, used only by the view's writer thread during pass 2. A view is locked with flock(2)
+ * on `.larder-locks/<project>.<view>.lock` next to the registry: a second run on the same view is
+ * refused at once, and the lock vanishes with the process, whatever kills it.
  */
 #include "serving/serving.h"
 
@@ -193,6 +195,195 @@ static ldr_code write_batch(ldr_online_store *os, mat_view *mv, ldr_online_row *
     return rc;
 }
 
+/* ---- the writer thread --------------------------------------------------------------------- */
+
+/* One batch of rows: its values point into held source chunks and into scratch. */
+typedef struct wslot {
+    ldr_online_row *rows;
+    ldr_value *vals;
+    ldr_arena scratch;
+    size_t n_rows;
+    size_t first_chunk; /* the source chunk of rows[0]: the batch refers to no earlier one */
+} wslot;
+
+/* A view's writer thread writes the batches the reading thread hands over, one at a time,
+ * so that reading and decoding batch i + 1 overlaps the store's writing of batch i (on a
+ * network store the reader would otherwise wait for every round trip). At most one batch
+ * is pending: the reader fills the other slot meanwhile. The first failure stops the
+ * writing; the reader sees it at its next hand-over and stops too. */
+typedef struct writer {
+    pthread_mutex_t mu; /* protects pending, quit, rc and err */
+    pthread_cond_t cond;
+    wslot *pending; /* handed over, not yet written; NULL when the writer is idle */
+    bool quit;
+    ldr_code rc; /* the first failure */
+    ldr_err err;
+    ldr_online_store *os; /* used only by the writer thread while it runs */
+    mat_view *mv;
+    pthread_t thr;
+} writer;
+
+static ldr_code write_batch(ldr_online_store *os, mat_view *mv, ldr_online_row *rows, size_t n,
+                            ldr_err *err);
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->pending && !w->quit)
+            pthread_cond_wait(&w->cond, &w->mu);
+        if (!w->pending)
+            break;
+        wslot *b = w->pending;
+        bool failed = w->rc != LDR_OK;
+        pthread_mutex_unlock(&w->mu);
+        ldr_err e;
+        ldr_err_clear(&e);
+        ldr_code rc = failed ? LDR_OK : write_batch(w->os, w->mv, b->rows, b->n_rows, &e);
+        pthread_mutex_lock(&w->mu);
+        if (rc != LDR_OK) {
+            w->rc = rc;
+            w->err = e;
+        }
+        w->pending = NULL;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static ldr_code writer_start(writer *w, ldr_online_store *os, mat_view *mv, ldr_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->os = os;
+    w->mv = mv;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    int e = pthread_create(&w->thr, NULL, writer_main, w);
+    if (e != 0) {
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->mu);
+        return ldr_err_sys(err, LDR_EIO, e, "cannot start the writer thread");
+    }
+    return LDR_OK;
+}
+
+/* Waits until the writer is idle; then hands b over (NULL: nothing). Returns the writer's
+ * first failure (b is then not handed over). */
+static ldr_code writer_put(writer *w, wslot *b, ldr_err *err)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->pending)
+        pthread_cond_wait(&w->cond, &w->mu);
+    ldr_code rc = w->rc;
+    if (rc != LDR_OK) {
+        if (err)
+            *err = w->err;
+    } else if (b) {
+        w->pending = b;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Waits for the pending batch, stops the thread. */
+static void writer_stop(writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thr, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->mu);
+}
+
+static void wslot_init(wslot *b, size_t nf)
+{
+    b->rows = ldr_xcalloc(LDR_MAT_BATCH, sizeof *b->rows);
+    b->vals = ldr_xcalloc((size_t)LDR_MAT_BATCH * (nf ? nf : 1), sizeof *b->vals);
+    ldr_arena_init(&b->scratch, 0);
+    b->n_rows = 0;
+    b->first_chunk = 0;
+}
+
+static void wslot_reset(wslot *b, size_t first_chunk)
+{
+    ldr_arena_fini(&b->scratch);
+    ldr_arena_init(&b->scratch, 0);
+    b->n_rows = 0;
+    b->first_chunk = first_chunk;
+}
+
+static void wslot_fini(wslot *b)
+{
+    ldr_free(b->rows);
+    ldr_free(b->vals);
+    ldr_arena_fini(&b->scratch);
+}
+
+/* Pass 2: the winners' values, chunk by chunk, handed to the writer in batches. A chunk
+ * stays held until no batch being written refers to it. */
+static ldr_code read_winners(ldr_offline_scan *scan, mat_view *mv, const winner *w, size_t n_w,
+                             const char **fcols, const ldr_type *ftypes, writer *wr, ldr_err *err)
+{
+    size_t nf = mv->ov.n_features, n_chunks = ldr_offline_scan_chunks(scan);
+    wslot slots[2];
+    wslot_init(&slots[0], nf);
+    wslot_init(&slots[1], nf);
+    wslot *cur = &slots[0];
+    ldr_batch **held = ldr_xcalloc(n_chunks + 1, sizeof *held);
+    size_t first_held = 0;
+    ldr_code rc = LDR_OK;
+    for (size_t i = 0; i < n_w && rc == LDR_OK;) {
+        uint32_t c = w[i].chunk;
+        size_t j = i;
+        while (j < n_w && w[j].chunk == c)
+            j++;
+        rc = ldr_offline_scan_read(scan, c, fcols, ftypes, nf, false, &held[c], err);
+        if (rc != LDR_OK)
+            break;
+        const ldr_batch *b = held[c];
+        for (size_t k = i; k < j && rc == LDR_OK; k++) {
+            if (w[k].row >= b->n_rows) {
+                rc = ldr_err_setf(err, LDR_EIO, "a source file changed while it was being read");
+                break;
+            }
+            ldr_value *rv = cur->vals + cur->n_rows * nf;
+            for (size_t f = 0; f < nf; f++)
+                ldr_col_get(b->cols[f], (size_t)w[k].row, &cur->scratch, &rv[f]);
+            cur->rows[cur->n_rows] = (ldr_online_row){.key = {w[k].key, w[k].key_len},
+                                                      .values = rv,
+                                                      .event_ts = w[k].ts,
+                                                      .created_ts = w[k].created};
+            if (++cur->n_rows < LDR_MAT_BATCH)
+                continue;
+            rc = writer_put(wr, cur, err); /* the other slot's batch is written now */
+            for (; rc == LDR_OK && first_held < cur->first_chunk; first_held++) {
+                ldr_batch_free(held[first_held]);
+                held[first_held] = NULL;
+            }
+            cur = cur == &slots[0] ? &slots[1] : &slots[0];
+            wslot_reset(cur, c);
+        }
+        atomic_fetch_add(&mv->chunks_done, 1);
+        i = j;
+    }
+    if (rc == LDR_OK && cur->n_rows)
+        rc = writer_put(wr, cur, err);
+    ldr_code wrc = writer_put(wr, NULL, rc == LDR_OK ? err : NULL); /* wait for the last */
+    if (rc == LDR_OK)
+        rc = wrc;
+    for (size_t c = 0; c < n_chunks; c++)
+        ldr_batch_free(held[c]);
+    ldr_free(held);
+    wslot_fini(&slots[0]);
+    wslot_fini(&slots[1]);
+    return rc;
+}
+
 static ldr_code run_view(mat_view *mv, ldr_err *err)
 {
     const ldr_view *v = mv->view;
@@ -298,54 +489,12 @@ static ldr_code run_view(mat_view *mv, ldr_err *err)
      * existed (or a store file that was replaced) gets it here. Idempotent. */
     if (rc == LDR_OK)
         rc = ldr_online_update(os, &mv->ov, 1, NULL, 0, err);
-    ldr_online_row *rows = ldr_xcalloc(LDR_MAT_BATCH, sizeof *rows);
-    ldr_value *vals = ldr_xcalloc((size_t)LDR_MAT_BATCH * (nf ? nf : 1), sizeof *vals);
-    size_t n_rows = 0;
-    ldr_batch **held = ldr_xcalloc(n_chunks + 1, sizeof *held); /* chunks a batch refers to */
-    size_t first_held = 0;
-    for (size_t i = 0; i < n_w && rc == LDR_OK;) {
-        uint32_t c = w[i].chunk;
-        size_t j = i;
-        while (j < n_w && w[j].chunk == c)
-            j++;
-        rc = ldr_offline_scan_read(scan, c, fcols, ftypes, nf, false, &held[c], err);
-        if (rc != LDR_OK)
-            break;
-        const ldr_batch *b = held[c];
-        for (size_t k = i; k < j && rc == LDR_OK; k++) {
-            if (w[k].row >= b->n_rows) {
-                rc = ldr_err_setf(err, LDR_EIO, "a source file changed while it was being read");
-                break;
-            }
-            ldr_value *rv = vals + n_rows * nf;
-            for (size_t f = 0; f < nf; f++)
-                ldr_col_get(b->cols[f], (size_t)w[k].row, &scratch, &rv[f]);
-            rows[n_rows] = (ldr_online_row){.key = {w[k].key, w[k].key_len},
-                                            .values = rv,
-                                            .event_ts = w[k].ts,
-                                            .created_ts = w[k].created};
-            if (++n_rows == LDR_MAT_BATCH) {
-                rc = write_batch(os, mv, rows, n_rows, err);
-                n_rows = 0;
-                ldr_arena_fini(&scratch);
-                ldr_arena_init(&scratch, 0);
-                for (; first_held < c; first_held++) {
-                    ldr_batch_free(held[first_held]);
-                    held[first_held] = NULL;
-                }
-            }
-        }
-        atomic_fetch_add(&mv->chunks_done, 1);
-        i = j;
+    writer wr;
+    if (rc == LDR_OK && (rc = writer_start(&wr, os, mv, err)) == LDR_OK) {
+        rc = read_winners(scan, mv, w, n_w, fcols, ftypes, &wr, err);
+        writer_stop(&wr);
     }
-    if (rc == LDR_OK && n_rows)
-        rc = write_batch(os, mv, rows, n_rows, err);
     atomic_store(&mv->chunks_done, atomic_load(&mv->chunks_total));
-    for (size_t c = 0; c < n_chunks; c++)
-        ldr_batch_free(held[c]);
-    ldr_free(held);
-    ldr_free(rows);
-    ldr_free(vals);
     ldr_free(w);
     ldr_online_close(os);
     ldr_free(kv);
