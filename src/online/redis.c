@@ -10,14 +10,15 @@
  * Values are encoded by redis_proto.c. Connections, pipelining, cluster routing and
  * reconnects are redis_conn.c's (ldr_redis_*): this file only builds commands.
  *
- * Writes keep Larder's newer-wins contract (online.h) atomically per key: each row is one
- * EVALSHA of a small Lua script (WRITE_LUA) that reads the stored `_ts`/`_created_ts`,
- * compares, and only then HSETs (and EXPIREs when key_ttl_seconds is set), all inside
- * Redis, so concurrent writers cannot interleave between the read and the write. One
- * script call touches one key, so it is also cluster-safe; the calls of a batch are
- * pipelined (one round trip per node). A batch is not atomic as a whole (Redis Cluster
- * has no cross-slot transaction): a failed batch may leave some rows written, which a
- * rerun overwrites or skips by the same rule.
+ * Writes keep Larder's newer-wins contract (online.h) atomically per key. Standalone: a
+ * batch goes in optimistic transactions of TX_CHUNK rows (WATCH + HMGET of the stored
+ * `_ts`/`_created_ts`, the decision here, MULTI/HSET/EXEC; an aborted EXEC is retried, see
+ * "Writes: one optimistic transaction per batch" below). Cluster, and the fallback: each
+ * row is one EVALSHA of a small Lua script (WRITE_LUA) that reads, compares, and only then
+ * HSETs (and EXPIREs when key_ttl_seconds is set), all inside Redis; one script call
+ * touches one key, so it is cluster-safe; the calls of a batch are pipelined (one round
+ * trip per node). A batch is not atomic as a whole: a failed batch may leave some rows
+ * written, which a rerun overwrites or skips by the same rule.
  *
  * Reads (read_many): one HMGET per distinct hash for the fields of every requested view
  * using it, pipelined. A hash without `_ts:<view>` is NOT_FOUND for that view (Feast
@@ -396,21 +397,24 @@ static ldr_code collect_writes(rds_store *s, cmdb *cb, ldr_redis_cmd *cmds, size
     return rc;
 }
 
-/* ---- Writes: one optimistic transaction per batch (standalone) ----------------------------
+/* ---- Writes: one optimistic transaction per batch (standalone) -------------------------
  *
  * A Lua script per row costs ~15 us inside Redis, three times the bare HSET (BENCHMARKS.md).
- * On a standalone server a batch is written instead in two round trips on one connection:
- *   1. WATCH every key of the batch, then HMGET `_ts:<view>`/`_created_ts:<view>` of each;
+ * On a standalone server a batch is written instead in chunks of TX_CHUNK rows, each in two
+ * rounds on one connection:
+ *   1. WATCH every key of the chunk, then HMGET `_ts:<view>`/`_created_ts:<view>` of each;
  *   2. the client applies the newer-wins rule (as WRITE_LUA does, to the nanosecond) and
  *      sends MULTI, an HSET (+ HDEL of a stale created field, + EXPIRE) per newer row, EXEC.
- * Any change to a watched key between 1 and 2 (another writer) makes EXEC answer nil and
- * nothing of the batch is applied; the batch is then redone from 1, TX_TRIES times in all,
- * and then written by the per-row scripts. Both round trips refuse to reconnect or re-send
- * (LDR_REDIS_NO_RETRY/NO_RECONNECT): on a new connection the WATCH would not hold. A
- * connection failure therefore also falls back to the scripts, which may reconnect (a
- * script run twice is harmless), so failures are reported exactly as before. A batch
- * holding a key twice also uses the scripts (the rule must see the batch's earlier row).
- * A cluster keeps the scripts: MULTI/WATCH need every key in one slot. */
+ * Round 2 of a chunk goes in one pipeline with round 1 of the next chunk: one round trip
+ * per chunk. Any change to a watched key between 1 and 2 (another writer) makes EXEC answer
+ * nil and nothing of the chunk is applied; the chunk is then redone from 1 (UNWATCH first:
+ * the next chunk's WATCH is pending), TX_TRIES times in all, and then written by the
+ * per-row scripts. The rounds refuse to reconnect or re-send (LDR_REDIS_NO_RETRY/
+ * NO_RECONNECT): on a new connection the WATCH would not hold. A connection failure
+ * therefore makes the chunk fall back to the scripts, which may reconnect (a script run
+ * twice is harmless), so failures are reported exactly as before. A batch holding a key
+ * twice also uses the scripts (the rule must see the batch's earlier row). A cluster
+ * keeps the scripts: MULTI/WATCH need every key in one slot. */
 
 #define TX_TRIES 3
 /* Rows per transaction. Redis's WATCH checks each key against the client's list of watched
@@ -419,9 +423,7 @@ static ldr_code collect_writes(rds_store *s, cmdb *cb, ldr_redis_cmd *cmds, size
  * at 32 keys, 0.8 at 64, 1.3 at 128, 2.9 at 256; each chunk costs one round trip. A small
  * chunk also aborts less often under concurrent writers. */
 #define TX_CHUNK 64
-#define ARG_KEY  3  /* EVALSHA argv: the key */
-#define ARG_CS   6  /* the new created seconds ("" for none) */
-#define ARG_CRF  9  /* `_created_ts:<view>` */
+#define ARG_CRF  9  /* EVALSHA argv (build_writes): `_created_ts:<view>` */
 #define ARG_TSF  10 /* `_ts:<view>`: the HSET pairs start here */
 
 void ldr__online_redis_set_tx_hook(void *self, ldr__online_redis_tx_hook fn, void *arg)
