@@ -186,6 +186,11 @@ ldr_code ldr_online_read_many(ldr_online_store *s, const ldr_online_read_req *re
     return LDR_OK;
 }
 
+unsigned ldr_online_parallel_writers(const ldr_online_store *s)
+{
+    return s->ops->parallel_writers ? s->ops->parallel_writers : 1;
+}
+
 bool ldr_online_has_tables(const ldr_online_store *s)
 {
     return s->ops->has_tables;

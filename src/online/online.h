@@ -293,6 +293,10 @@ typedef struct ldr_online_ops {
                           ldr_err *err);
     bool has_tables; /* false: views need no update first (Redis); reads of a view never
                         applied find nothing instead of failing with LDR_ENOTFOUND */
+    /* How many handles may usefully write batches of distinct keys at once (0 counts as
+     * 1): a network store overlaps one writer's client work with another's round trips;
+     * sqlite has one writer at a time and a memory store is private to its handle. */
+    unsigned parallel_writers;
 } ldr_online_ops;
 
 extern const ldr_online_ops ldr_online_memory_ops;
@@ -386,6 +390,9 @@ LDR_MUST_USE ldr_code ldr_online_read_many(ldr_online_store *s, const ldr_online
 /** Whether the store keeps a table per view (sqlite, memory: reading or writing a view
  * that update never created is LDR_ENOTFOUND). Redis has no tables: false. */
 bool ldr_online_has_tables(const ldr_online_store *s);
+
+/** ops->parallel_writers of the store's backend, at least 1. */
+unsigned ldr_online_parallel_writers(const ldr_online_store *s);
 
 /** Drops the tables of the given views (missing ones are fine). Atomic on sqlite. */
 LDR_MUST_USE ldr_code ldr_online_teardown(ldr_online_store *s, const ldr_online_view *views,

@@ -1106,4 +1106,5 @@ const ldr_online_ops ldr_online_redis_ops = {
     .integrity_check = NULL,
     .read_many = rds_read_many,
     .has_tables = false,
+    .parallel_writers = 2, /* while one connection waits for Redis, the other works */
 };
