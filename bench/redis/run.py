@@ -8,7 +8,8 @@ materialize  rows/s of `larder materialize` of N drivers x 10 Float64 features (
              of the same HSETs (the same keys, fields and Value/Timestamp bytes, generated
              here: v3 key + project, murmur3 field names) into an empty redis-server.
              Larder's time is the whole command (reading the CSV, the winner pass, the
-             per-key compare-and-set scripts); redis-cli's is the pipe alone. redis-server
+             newer-wins compare-and-set: WATCH/MULTI transactions on a standalone server);
+             redis-cli's is the pipe alone. redis-server
              pinned to CPU 1, the client to CPU 0; FLUSHALL before each run; 5
              alternations, medians. Target: ratio >= 0.8.
 serve        req/s of `larder serve` (1 worker, Redis store) for 1 entity x 10 features

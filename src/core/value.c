@@ -224,11 +224,51 @@ static ldr_code int_from_text(ldr_type t, const char *s, size_t len, ldr_value *
     return LDR_OK;
 }
 
+/*
+ * Fast path of strtod for plain decimals ([+-]digits[.digits], at most 15 digits in all):
+ * the digits form an integer m < 10^15 < 2^53 and the value is m / 10^k with k <= 14;
+ * both are exact doubles and one IEEE division rounds correctly, so the result is exactly
+ * strtod's (Clinger's fast path). glibc's strtod was the largest client cost of a CSV
+ * materialization (BENCHMARKS.md, Redis section). Anything else returns false.
+ */
+static bool f64_short_decimal(const char *s, size_t len, double *out)
+{
+    static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 1e7,
+                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
+    size_t i = 0, digits = 0, frac = 0;
+    bool neg = false, dot = false;
+    if (len && (s[0] == '-' || s[0] == '+'))
+        neg = s[i++] == '-';
+    uint64_t m = 0;
+    size_t int_digits = 0;
+    for (; i < len; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (++digits > 15)
+                return false;
+            m = m * 10 + (uint64_t)(c - '0');
+            frac += dot;
+            int_digits += !dot;
+        } else if (c == '.' && !dot) {
+            dot = true;
+        } else {
+            return false;
+        }
+    }
+    if (int_digits == 0 || (dot && frac == 0))
+        return false; /* ".5", "1.", "-", "": left to strtod */
+    double d = (double)m / p10[frac];
+    *out = neg ? -d : d;
+    return true;
+}
+
 /* strtod/strtof need a NUL-terminated string; short inputs are copied to the stack. */
 static ldr_code float_from_text(ldr_type t, const char *s, size_t len, ldr_value *out, ldr_err *err)
 {
     if (len == 0 || is_space(s[0]))
         return conv_fail(t, s, len, err, "not a number");
+    if (t == LDR_TYPE_FLOAT64 && f64_short_decimal(s, len, &out->u.f64))
+        return LDR_OK;
     char small[64];
     char *z = len < sizeof small ? small : ldr_xmalloc(len + 1);
     memcpy(z, s, len);

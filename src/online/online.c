@@ -21,6 +21,11 @@ struct ldr_online_store {
 static const ldr_online_ops *const backends[] = {&ldr_online_memory_ops, &ldr_online_sqlite_ops,
                                                  &ldr_online_redis_ops};
 
+void *ldr__online_store_self(ldr_online_store *os)
+{
+    return os->self;
+}
+
 const ldr_online_ops *ldr_online_lookup_ops(const char *type, ldr_err *err)
 {
     for (size_t i = 0; type && i < LDR_ARRAY_LEN(backends); i++) {
@@ -179,6 +184,11 @@ ldr_code ldr_online_read_many(ldr_online_store *s, const ldr_online_read_req *re
             return rc;
     }
     return LDR_OK;
+}
+
+unsigned ldr_online_parallel_writers(const ldr_online_store *s)
+{
+    return s->ops->parallel_writers ? s->ops->parallel_writers : 1;
 }
 
 bool ldr_online_has_tables(const ldr_online_store *s)

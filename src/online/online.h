@@ -217,6 +217,12 @@ LDR_MUST_USE ldr_code ldr_online_pb_ts_encode(ldr_ts ts, ldr_buf *out, ldr_err *
 LDR_MUST_USE ldr_code ldr_online_pb_ts_decode(const void *data, size_t len, ldr_ts *out,
                                               ldr_err *err);
 
+/** As ldr_online_pb_ts_decode, and also returns the nanoseconds below the microsecond
+ * (0..999) in out_sub_us_ns, so that comparisons can be exact to the nanosecond as the
+ * Redis store's write script compares (Larder writes whole microseconds; others may not). */
+LDR_MUST_USE ldr_code ldr_online_pb_ts_decode_exact(const void *data, size_t len, ldr_ts *out,
+                                                    uint32_t *out_sub_us_ns, ldr_err *err);
+
 /* ---- Store interface -------------------------------------------------------------------- */
 
 /** What a store needs to know about a view. Borrowed for the duration of each call. */
@@ -287,6 +293,10 @@ typedef struct ldr_online_ops {
                           ldr_err *err);
     bool has_tables; /* false: views need no update first (Redis); reads of a view never
                         applied find nothing instead of failing with LDR_ENOTFOUND */
+    /* How many handles may usefully write batches of distinct keys at once (0 counts as
+     * 1): a network store overlaps one writer's client work with another's round trips;
+     * sqlite has one writer at a time and a memory store is private to its handle. */
+    unsigned parallel_writers;
 } ldr_online_ops;
 
 extern const ldr_online_ops ldr_online_memory_ops;
@@ -380,6 +390,9 @@ LDR_MUST_USE ldr_code ldr_online_read_many(ldr_online_store *s, const ldr_online
 /** Whether the store keeps a table per view (sqlite, memory: reading or writing a view
  * that update never created is LDR_ENOTFOUND). Redis has no tables: false. */
 bool ldr_online_has_tables(const ldr_online_store *s);
+
+/** ops->parallel_writers of the store's backend, at least 1. */
+unsigned ldr_online_parallel_writers(const ldr_online_store *s);
 
 /** Drops the tables of the given views (missing ones are fine). Atomic on sqlite. */
 LDR_MUST_USE ldr_code ldr_online_teardown(ldr_online_store *s, const ldr_online_view *views,

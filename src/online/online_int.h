@@ -117,4 +117,13 @@ static inline bool ldr__online_newer(ldr_ts event_ts, ldr_ts created_ts, ldr_ts 
     return event_ts > stored_event || (event_ts == stored_event && created_ts >= stored_created);
 }
 
+/* Tests of the Redis store: fn(arg, attempt) runs in a write's optimistic transaction
+ * between the WATCH/HMGET round trip and the MULTI/EXEC one (attempt 0, 1, ...), so a test
+ * can change a watched key there as a concurrent writer would. NULL removes it. */
+typedef void (*ldr__online_redis_tx_hook)(void *arg, int attempt);
+void ldr__online_redis_set_tx_hook(void *self, ldr__online_redis_tx_hook fn, void *arg);
+
+/* The backend state of a store (the self of its ops), for backend-specific test hooks. */
+void *ldr__online_store_self(ldr_online_store *os);
+
 #endif /* LDR_ONLINE_ONLINE_INT_H */

@@ -86,6 +86,7 @@ struct ldr_redis {
     cstate *st;          /* exec scratch, grown as needed */
     size_t st_cap;
     bool sigpipe_ignored; /* SIGPIPE was SIG_IGN at open: no guard needed */
+    unsigned flags;       /* ldr_redis_exec_flag of the exec running, 0 between execs */
 };
 
 /* ---- Small helpers --------------------------------------------------------------------- */
@@ -108,17 +109,6 @@ static struct timeval ms_tv(int ms)
 {
     struct timeval tv = {ms / 1000, (suseconds_t)((ms % 1000) * 1000)};
     return tv;
-}
-
-/* hiredis 0.14 takes argv as `const char **`; ours is `const char *const *` (hiredis
- * never writes through it). A union converts without a qualifier-dropping cast. */
-static const char **argv_for_hiredis(const char *const *argv)
-{
-    union {
-        const char *const *in;
-        const char **out;
-    } u = {argv};
-    return u.out;
 }
 
 /* hiredis writes with write(2), so a peer that closed its end raises SIGPIPE, which
@@ -665,12 +655,68 @@ size_t ldr_redis_node_count(ldr_redis *r)
  * slots with no known owner (that node answers MOVED). */
 static size_t route(const ldr_redis *r, const ldr_redis_cmd *cmd)
 {
-    if (cmd->key) {
+    if (cmd->key && r->cluster) { /* standalone: one node, no slot to compute */
         uint16_t n = r->slot_node[ldr_redis_slot(cmd->key, cmd->key_len)];
         if (n)
             return (size_t)n - 1;
     }
     return r->n_primaries ? r->primaries[0] : 0;
+}
+
+/* RESP encoding of commands, done here rather than by hiredis's redisAppendCommandArgv:
+ * that one grows an sds string per argument with a printf-like formatter, which was a
+ * third of the client's instructions in a materialization (BENCHMARKS.md, callgrind).
+ * A node's whole queue is encoded into one buffer, sized exactly beforehand, and handed
+ * to hiredis with one redisAppendFormattedCommand. */
+#define RESP_ASKING "*1\r\n$6\r\nASKING\r\n"
+
+static size_t dec_len(size_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+static char *put_dec(char *p, size_t v)
+{
+    size_t n = dec_len(v);
+    for (size_t i = n; i-- > 0; v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + n;
+}
+
+/* "*argc\r\n" then "$len\r\n<bytes>\r\n" per argument. */
+static size_t resp_size(const ldr_redis_cmd *cmd)
+{
+    LDR_ASSERT(cmd->argc > 0);
+    size_t len = 3 + dec_len((size_t)cmd->argc);
+    for (int i = 0; i < cmd->argc; i++)
+        len += 5 + dec_len(cmd->argv_len[i]) + cmd->argv_len[i];
+    return len;
+}
+
+static char *resp_write(char *p, const ldr_redis_cmd *cmd)
+{
+    *p++ = '*';
+    p = put_dec(p, (size_t)cmd->argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (int i = 0; i < cmd->argc; i++) {
+        size_t len = cmd->argv_len[i];
+        *p++ = '$';
+        p = put_dec(p, len);
+        *p++ = '\r';
+        *p++ = '\n';
+        if (len)
+            memcpy(p, cmd->argv[i], len);
+        p += len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return p;
 }
 
 static void queue_push(rnode *nd, size_t i)
@@ -688,19 +734,33 @@ static bool node_send(ldr_redis *r, rnode *nd, size_t node, const ldr_redis_cmd 
 {
     ldr_err e;
     ldr_err_clear(&e);
+    if (!nd->c && (r->flags & LDR_REDIS_NO_RECONNECT)) {
+        snprintf(nd->fail, sizeof nd->fail,
+                 "redis %s:%d: connection lost since the previous command (not reopened: "
+                 "its state, such as WATCH, would be gone)",
+                 nd->host, nd->port);
+        return false;
+    }
     if (!node_connect(r, node, &e)) {
         snprintf(nd->fail, sizeof nd->fail, "%s", e.msg);
         return false;
     }
+    size_t len = 0;
+    for (size_t k = 0; k < nd->q_n; k++)
+        len += resp_size(&cmds[nd->q[k]]) + (r->st[nd->q[k]].asking ? sizeof RESP_ASKING - 1 : 0);
+    char *buf = ldr_xmalloc(len + 1), *p = buf;
     for (size_t k = 0; k < nd->q_n; k++) {
-        const ldr_redis_cmd *cmd = &cmds[nd->q[k]];
-        LDR_ASSERT(cmd->argc > 0);
-        if (r->st[nd->q[k]].asking && redisAppendCommand(nd->c, "ASKING") != REDIS_OK)
-            ldr__assert_fail("redisAppendCommand: out of memory", __FILE__, __LINE__);
-        if (redisAppendCommandArgv(nd->c, cmd->argc, argv_for_hiredis(cmd->argv), cmd->argv_len) !=
-            REDIS_OK)
-            ldr__assert_fail("redisAppendCommandArgv: out of memory", __FILE__, __LINE__);
+        if (r->st[nd->q[k]].asking) {
+            memcpy(p, RESP_ASKING, sizeof RESP_ASKING - 1);
+            p += sizeof RESP_ASKING - 1;
+        }
+        p = resp_write(p, &cmds[nd->q[k]]);
     }
+    LDR_ASSERT((size_t)(p - buf) == len);
+    int added = redisAppendFormattedCommand(nd->c, buf, len);
+    ldr_free(buf);
+    if (added != REDIS_OK)
+        ldr__assert_fail("redisAppendFormattedCommand: out of memory", __FILE__, __LINE__);
     int done = 0;
     while (!done) {
         if (redisBufferWrite(nd->c, &done) != REDIS_OK) {
@@ -812,7 +872,7 @@ static bool retry_failed(ldr_redis *r, size_t node, round_state *rs, ldr_err *er
     rnode *nd = &r->nodes[node];
     for (size_t k = nd->q_ok; k < nd->q_n; k++) {
         cstate *st = &r->st[nd->q[k]];
-        if (st->conn_retried) {
+        if (st->conn_retried || (r->flags & LDR_REDIS_NO_RETRY)) {
             ldr_err_setf(err, LDR_EBACKEND, "%s", nd->fail);
             return false;
         }
@@ -904,8 +964,9 @@ static ldr_code exec_rounds(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, s
 }
 
 static ldr_code exec_on(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, size_t fixed,
-                        struct redisReply **replies, ldr_err *err)
+                        unsigned flags, struct redisReply **replies, ldr_err *err)
 {
+    r->flags = flags;
     st_reserve(r, n);
     for (size_t i = 0; i < n; i++) {
         replies[i] = NULL;
@@ -916,6 +977,7 @@ static ldr_code exec_on(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, size_
     pipe_guard_on(r, &g);
     ldr_code rc = exec_rounds(r, cmds, n, fixed, replies, err);
     pipe_guard_off(&g);
+    r->flags = 0;
     if (rc)
         ldr_redis_replies_free(replies, n);
     return rc;
@@ -924,7 +986,18 @@ static ldr_code exec_on(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, size_
 ldr_code ldr_redis_exec(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n,
                         struct redisReply **replies, ldr_err *err)
 {
-    return exec_on(r, cmds, n, SIZE_MAX, replies, err);
+    return exec_on(r, cmds, n, SIZE_MAX, 0, replies, err);
+}
+
+ldr_code ldr_redis_exec_flags(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n, unsigned flags,
+                              struct redisReply **replies, ldr_err *err)
+{
+    return exec_on(r, cmds, n, SIZE_MAX, flags, replies, err);
+}
+
+bool ldr_redis_is_cluster(const ldr_redis *r)
+{
+    return r->cluster;
 }
 
 ldr_code ldr_redis_exec_node(ldr_redis *r, size_t node, const ldr_redis_cmd *cmds, size_t n,
@@ -936,5 +1009,5 @@ ldr_code ldr_redis_exec_node(ldr_redis *r, size_t node, const ldr_redis_cmd *cmd
         return ldr_err_setf(err, LDR_EINVAL, "redis: node %zu out of range (%zu primaries now)",
                             node, r->n_primaries);
     }
-    return exec_on(r, cmds, n, r->primaries[node], replies, err);
+    return exec_on(r, cmds, n, r->primaries[node], 0, replies, err);
 }

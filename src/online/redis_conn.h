@@ -86,6 +86,25 @@ typedef struct ldr_redis_cmd {
 LDR_MUST_USE ldr_code ldr_redis_exec(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n,
                                      struct redisReply **replies, ldr_err *err);
 
+/** Flags of ldr_redis_exec_flags, for commands that depend on connection state (WATCH ...
+ * MULTI ... EXEC spread over two execs). */
+typedef enum ldr_redis_exec_flag {
+    /* A lost connection fails the exec: its unanswered commands are not re-sent on a
+     * new connection (where a WATCH issued before would no longer hold). */
+    LDR_REDIS_NO_RETRY = 1,
+    /* A node whose connection was lost since the previous exec is not reconnected: the
+     * exec fails (LDR_EBACKEND naming the node) instead. */
+    LDR_REDIS_NO_RECONNECT = 2,
+} ldr_redis_exec_flag;
+
+/** ldr_redis_exec with ldr_redis_exec_flag bits in flags (0: exactly ldr_redis_exec). */
+LDR_MUST_USE ldr_code ldr_redis_exec_flags(ldr_redis *r, const ldr_redis_cmd *cmds, size_t n,
+                                           unsigned flags, struct redisReply **replies,
+                                           ldr_err *err);
+
+/** True for a Redis Cluster handle (redis_type: redis_cluster). */
+bool ldr_redis_is_cluster(const ldr_redis *r);
+
 /** Frees n replies (NULL entries are skipped) and sets them to NULL. */
 void ldr_redis_replies_free(struct redisReply **replies, size_t n);
 

@@ -160,6 +160,13 @@ static ldr_code skip_field(pbdec *d, unsigned wt)
 
 ldr_code ldr_online_pb_ts_decode(const void *data, size_t len, ldr_ts *out, ldr_err *err)
 {
+    uint32_t sub_us;
+    return ldr_online_pb_ts_decode_exact(data, len, out, &sub_us, err);
+}
+
+ldr_code ldr_online_pb_ts_decode_exact(const void *data, size_t len, ldr_ts *out,
+                                       uint32_t *out_sub_us_ns, ldr_err *err)
+{
     pbdec d = {{data, len, 0}, NULL, err, 0};
     int64_t s = 0, nanos = 0;
     while (ldr__online_rd_left(&d.r)) {
@@ -187,6 +194,7 @@ ldr_code ldr_online_pb_ts_decode(const void *data, size_t len, ldr_ts *out, ldr_
     if (s > MAX_S_FOR_US || s < -MAX_S_FOR_US)
         return corrupt(&d, "Timestamp seconds outside Larder's range");
     *out = s * US_PER_S + nanos / 1000;
+    *out_sub_us_ns = (uint32_t)(nanos % 1000);
     return LDR_OK;
 }
 

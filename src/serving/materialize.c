@@ -6,16 +6,19 @@
  *      key is serialized (Feast v3) and kept in a hash table of the latest row per key
  *      (event time, then created time, then the later row: the point-in-time rule);
  *   2. feature values, read only from the chunks holding winners, written to the online
- *      store in batches of LDR_MAT_BATCH rows, one transaction each.
+ *      store in batches of LDR_MAT_BATCH rows, one transaction each, by writer threads
+ *      while the view's thread reads the next batch: reading and the store's round trips
+ *      overlap. One writer, or ldr_online_parallel_writers (Redis: 2) with their own
+ *      handles, writing distinct batches at once; the first failure stops them all.
  * Memory grows with the distinct keys (about 80 bytes plus the key each), not the rows.
  * The interval is recorded in the registry only after every batch committed, so a killed
  * run leaves rows old or new (each batch is atomic; the store's newer-wins rule makes a
  * rerun converge on the same state) and no interval: rerunning completes.
  *
  * Concurrency: one worker thread per view (up to `threads`), each with its own online
- * store handle. A view is locked with flock(2) on `.larder-locks/<project>.<view>.lock`
- * next to the registry: a second run on the same view is refused at once, and the lock
- * vanishes with the process, whatever kills it.
+ * store handle (plus one per extra writer), used only by the writer threads in pass 2. A view is
+ * locked with flock(2) on `.larder-locks/<project>.<view>.lock` next to the registry: a second run
+ * on the same view is refused at once, and the lock vanishes with the process, whatever kills it.
  */
 #include "serving/serving.h"
 
@@ -193,6 +196,270 @@ static ldr_code write_batch(ldr_online_store *os, mat_view *mv, ldr_online_row *
     return rc;
 }
 
+/* ---- the writer thread --------------------------------------------------------------------- */
+
+/* One batch of rows: its values point into held source chunks and into scratch. */
+typedef struct wslot {
+    ldr_online_row *rows;
+    ldr_value *vals;
+    ldr_arena scratch;
+    size_t n_rows;
+    size_t first_chunk; /* the source chunk of rows[0]: the batch refers to no earlier one */
+    bool busy;          /* handed to the writers, not yet written (under writer.mu) */
+} wslot;
+
+/* A view's writer threads write the batches the reading thread hands over, so that
+ * reading and decoding the next batch overlaps the store's writing (on a network store the
+ * reader would otherwise wait for every round trip), and, with a store that allows it
+ * (ldr_online_parallel_writers), several batches are written at once, each thread with its
+ * own store handle: a view's batches hold distinct keys, so their order does not matter.
+ * The reader owns n + 1 slots for n threads: at most n batches are being written while it
+ * fills the last one. The first failure stops the writing; the reader sees it at its next
+ * hand-over and stops too. */
+#define MAX_WRITERS 4
+
+typedef struct writer {
+    pthread_mutex_t mu; /* protects queue, n_queued, busy, quit, rc, err and wslot.busy */
+    pthread_cond_t cond;
+    wslot *queue[MAX_WRITERS + 1]; /* handed over, not yet taken by a thread */
+    size_t n_queued;
+    size_t busy; /* batches queued or being written */
+    bool quit;
+    ldr_code rc; /* the first failure */
+    ldr_err err;
+    ldr_online_store *os[MAX_WRITERS]; /* os[i] is used only by thread i while it runs */
+    size_t n;
+    mat_view *mv;
+    pthread_t thr[MAX_WRITERS];
+} writer;
+
+typedef struct writer_arg {
+    writer *w;
+    size_t i;
+} writer_arg;
+
+static ldr_code write_batch(ldr_online_store *os, mat_view *mv, ldr_online_row *rows, size_t n,
+                            ldr_err *err);
+
+static void *writer_main(void *arg)
+{
+    writer *w = ((writer_arg *)arg)->w;
+    ldr_online_store *os = w->os[((writer_arg *)arg)->i];
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->n_queued && !w->quit)
+            pthread_cond_wait(&w->cond, &w->mu);
+        if (!w->n_queued)
+            break;
+        wslot *b = w->queue[--w->n_queued];
+        bool failed = w->rc != LDR_OK;
+        pthread_mutex_unlock(&w->mu);
+        ldr_err e;
+        ldr_err_clear(&e);
+        ldr_code rc = failed ? LDR_OK : write_batch(os, w->mv, b->rows, b->n_rows, &e);
+        pthread_mutex_lock(&w->mu);
+        if (rc != LDR_OK && w->rc == LDR_OK) {
+            w->rc = rc;
+            w->err = e;
+        }
+        b->busy = false;
+        w->busy--;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Lets the threads finish what was handed over, then stops them. */
+static void writer_stop(writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < w->n; i++)
+        pthread_join(w->thr[i], NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* Starts n threads (1 <= n <= MAX_WRITERS) over the handles os[0..n). */
+static ldr_code writer_start(writer *w, ldr_online_store *const *os, size_t n, mat_view *mv,
+                             writer_arg *args, ldr_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->mv = mv;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    ldr_code rc = LDR_OK;
+    for (size_t i = 0; i < n && rc == LDR_OK; i++) {
+        w->os[i] = os[i];
+        args[i] = (writer_arg){w, i};
+        int e = pthread_create(&w->thr[i], NULL, writer_main, &args[i]);
+        if (e != 0)
+            rc = ldr_err_sys(err, LDR_EIO, e, "cannot start a writer thread");
+        else
+            w->n++;
+    }
+    if (rc != LDR_OK)
+        writer_stop(w);
+    return rc;
+}
+
+/* Hands b over (NULL: nothing); with wait_all, first waits until nothing is being
+ * written. Returns the writers' first failure (b is then not handed over). */
+static ldr_code writer_put(writer *w, wslot *b, bool wait_all, ldr_err *err)
+{
+    pthread_mutex_lock(&w->mu);
+    while (wait_all && w->busy)
+        pthread_cond_wait(&w->cond, &w->mu);
+    ldr_code rc = w->rc;
+    if (rc != LDR_OK) {
+        if (err)
+            *err = w->err;
+    } else if (b) {
+        b->busy = true;
+        w->queue[w->n_queued++] = b;
+        w->busy++;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Waits until one of slots[0..n) is not being written and returns it; *lo is then the
+ * lowest first chunk of the batches still being written (SIZE_MAX: none). */
+static wslot *writer_free_slot(writer *w, wslot *slots, size_t n, size_t *lo)
+{
+    pthread_mutex_lock(&w->mu);
+    wslot *free_slot = NULL;
+    for (;;) {
+        *lo = SIZE_MAX;
+        for (size_t i = 0; i < n; i++) {
+            if (!slots[i].busy && !free_slot)
+                free_slot = &slots[i];
+            else if (slots[i].busy && slots[i].first_chunk < *lo)
+                *lo = slots[i].first_chunk;
+        }
+        if (free_slot)
+            break;
+        pthread_cond_wait(&w->cond, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return free_slot;
+}
+
+static void wslot_init(wslot *b, size_t nf)
+{
+    b->rows = ldr_xcalloc(LDR_MAT_BATCH, sizeof *b->rows);
+    b->vals = ldr_xcalloc((size_t)LDR_MAT_BATCH * (nf ? nf : 1), sizeof *b->vals);
+    ldr_arena_init(&b->scratch, 0);
+    b->n_rows = 0;
+    b->first_chunk = 0;
+    b->busy = false;
+}
+
+static void wslot_reset(wslot *b, size_t first_chunk)
+{
+    ldr_arena_fini(&b->scratch);
+    ldr_arena_init(&b->scratch, 0);
+    b->n_rows = 0;
+    b->first_chunk = first_chunk;
+}
+
+static void wslot_fini(wslot *b)
+{
+    ldr_free(b->rows);
+    ldr_free(b->vals);
+    ldr_arena_fini(&b->scratch);
+}
+
+/* Pass 2: the winners' values, chunk by chunk, handed to the writers in batches. A chunk
+ * stays held until no batch being written refers to it. */
+static ldr_code read_winners(ldr_offline_scan *scan, mat_view *mv, const winner *w, size_t n_w,
+                             const char **fcols, const ldr_type *ftypes, writer *wr, ldr_err *err)
+{
+    size_t nf = mv->ov.n_features, n_chunks = ldr_offline_scan_chunks(scan);
+    size_t n_slots = wr->n + 1, lo;
+    wslot slots[MAX_WRITERS + 1];
+    for (size_t i = 0; i < n_slots; i++)
+        wslot_init(&slots[i], nf);
+    wslot *cur = &slots[0];
+    ldr_batch **held = ldr_xcalloc(n_chunks + 1, sizeof *held);
+    size_t first_held = 0;
+    ldr_code rc = LDR_OK;
+    for (size_t i = 0; i < n_w && rc == LDR_OK;) {
+        uint32_t c = w[i].chunk;
+        size_t j = i;
+        while (j < n_w && w[j].chunk == c)
+            j++;
+        rc = ldr_offline_scan_read(scan, c, fcols, ftypes, nf, false, &held[c], err);
+        if (rc != LDR_OK)
+            break;
+        const ldr_batch *b = held[c];
+        for (size_t k = i; k < j && rc == LDR_OK; k++) {
+            if (w[k].row >= b->n_rows) {
+                rc = ldr_err_setf(err, LDR_EIO, "a source file changed while it was being read");
+                break;
+            }
+            ldr_value *rv = cur->vals + cur->n_rows * nf;
+            for (size_t f = 0; f < nf; f++)
+                ldr_col_get(b->cols[f], (size_t)w[k].row, &cur->scratch, &rv[f]);
+            cur->rows[cur->n_rows] = (ldr_online_row){.key = {w[k].key, w[k].key_len},
+                                                      .values = rv,
+                                                      .event_ts = w[k].ts,
+                                                      .created_ts = w[k].created};
+            if (++cur->n_rows < LDR_MAT_BATCH)
+                continue;
+            rc = writer_put(wr, cur, false, err);
+            cur = writer_free_slot(wr, slots, n_slots, &lo);
+            for (; rc == LDR_OK && first_held < c && first_held < lo; first_held++) {
+                ldr_batch_free(held[first_held]);
+                held[first_held] = NULL;
+            }
+            wslot_reset(cur, c);
+        }
+        atomic_fetch_add(&mv->chunks_done, 1);
+        i = j;
+    }
+    if (rc == LDR_OK && cur->n_rows)
+        rc = writer_put(wr, cur, false, err);
+    ldr_code wrc = writer_put(wr, NULL, true, rc == LDR_OK ? err : NULL); /* the last ones */
+    if (rc == LDR_OK)
+        rc = wrc;
+    for (size_t c = 0; c < n_chunks; c++)
+        ldr_batch_free(held[c]);
+    ldr_free(held);
+    for (size_t i = 0; i < n_slots; i++)
+        wslot_fini(&slots[i]);
+    return rc;
+}
+
+/* Opens the writers' extra store handles (os[0] is open) and runs pass 2. */
+static ldr_code write_pass(ldr_offline_scan *scan, mat_view *mv, const winner *w, size_t n_w,
+                           const char **fcols, const ldr_type *ftypes, ldr_online_store *os0,
+                           ldr_err *err)
+{
+    ldr_online_store *os[MAX_WRITERS] = {os0};
+    size_t n = ldr_online_parallel_writers(os0);
+    n = n > MAX_WRITERS ? MAX_WRITERS : n;
+    if (n > 1 && n_w <= LDR_MAT_BATCH)
+        n = 1; /* one batch: nothing to write in parallel */
+    ldr_code rc = LDR_OK;
+    for (size_t i = 1; i < n && rc == LDR_OK; i++)
+        if (!(os[i] = ldr_online_open(mv->cfg, err)))
+            rc = err->code;
+    writer wr;
+    writer_arg args[MAX_WRITERS];
+    if (rc == LDR_OK && (rc = writer_start(&wr, os, n, mv, args, err)) == LDR_OK) {
+        rc = read_winners(scan, mv, w, n_w, fcols, ftypes, &wr, err);
+        writer_stop(&wr);
+    }
+    for (size_t i = 1; i < n; i++)
+        ldr_online_close(os[i]);
+    return rc;
+}
+
 static ldr_code run_view(mat_view *mv, ldr_err *err)
 {
     const ldr_view *v = mv->view;
@@ -298,54 +565,9 @@ static ldr_code run_view(mat_view *mv, ldr_err *err)
      * existed (or a store file that was replaced) gets it here. Idempotent. */
     if (rc == LDR_OK)
         rc = ldr_online_update(os, &mv->ov, 1, NULL, 0, err);
-    ldr_online_row *rows = ldr_xcalloc(LDR_MAT_BATCH, sizeof *rows);
-    ldr_value *vals = ldr_xcalloc((size_t)LDR_MAT_BATCH * (nf ? nf : 1), sizeof *vals);
-    size_t n_rows = 0;
-    ldr_batch **held = ldr_xcalloc(n_chunks + 1, sizeof *held); /* chunks a batch refers to */
-    size_t first_held = 0;
-    for (size_t i = 0; i < n_w && rc == LDR_OK;) {
-        uint32_t c = w[i].chunk;
-        size_t j = i;
-        while (j < n_w && w[j].chunk == c)
-            j++;
-        rc = ldr_offline_scan_read(scan, c, fcols, ftypes, nf, false, &held[c], err);
-        if (rc != LDR_OK)
-            break;
-        const ldr_batch *b = held[c];
-        for (size_t k = i; k < j && rc == LDR_OK; k++) {
-            if (w[k].row >= b->n_rows) {
-                rc = ldr_err_setf(err, LDR_EIO, "a source file changed while it was being read");
-                break;
-            }
-            ldr_value *rv = vals + n_rows * nf;
-            for (size_t f = 0; f < nf; f++)
-                ldr_col_get(b->cols[f], (size_t)w[k].row, &scratch, &rv[f]);
-            rows[n_rows] = (ldr_online_row){.key = {w[k].key, w[k].key_len},
-                                            .values = rv,
-                                            .event_ts = w[k].ts,
-                                            .created_ts = w[k].created};
-            if (++n_rows == LDR_MAT_BATCH) {
-                rc = write_batch(os, mv, rows, n_rows, err);
-                n_rows = 0;
-                ldr_arena_fini(&scratch);
-                ldr_arena_init(&scratch, 0);
-                for (; first_held < c; first_held++) {
-                    ldr_batch_free(held[first_held]);
-                    held[first_held] = NULL;
-                }
-            }
-        }
-        atomic_fetch_add(&mv->chunks_done, 1);
-        i = j;
-    }
-    if (rc == LDR_OK && n_rows)
-        rc = write_batch(os, mv, rows, n_rows, err);
+    if (rc == LDR_OK)
+        rc = write_pass(scan, mv, w, n_w, fcols, ftypes, os, err);
     atomic_store(&mv->chunks_done, atomic_load(&mv->chunks_total));
-    for (size_t c = 0; c < n_chunks; c++)
-        ldr_batch_free(held[c]);
-    ldr_free(held);
-    ldr_free(rows);
-    ldr_free(vals);
     ldr_free(w);
     ldr_online_close(os);
     ldr_free(kv);

@@ -331,6 +331,52 @@ def fault(larder, tmp):
         servers.close()
 
 
+def many_chunks(larder, tmp):
+    """27,000 rows in 9 CSV files (9 source chunks) into Redis: 3 batches written by the
+    two writer threads, batch boundaries inside files 4 and 7 (a chunk shared by two
+    batches stays held until both are written). Every value is checked."""
+    with redis_servers.standalone() as addr:
+        port = int(addr.split(":")[1])
+        d = os.path.join(tmp, "chunks")
+        os.makedirs(os.path.join(d, "data", "parts"))
+        with open(os.path.join(d, "feature_store.yaml"), "w") as f:
+            f.write("project: cproj\nregistry: data/registry.db\nonline_store: "
+                    f"{{type: redis, connection_string: \"{addr}\"}}\n")
+        with open(os.path.join(d, "defs.yaml"), "w") as f:
+            f.write("kind: Entity\nname: driver\njoin_keys: [driver_id]\nvalue_type: Int64\n---\n"
+                    "kind: DataSource\nname: src\ntype: file\npath: data/parts/*.csv\n"
+                    "timestamp_field: event_timestamp\n---\n"
+                    "kind: FeatureView\nname: parts\nentities: [driver]\nttl: 0\nsource: src\n"
+                    "schema:\n  - {name: x, dtype: Int64}\n  - {name: s, dtype: String}\n")
+        n = 27_000
+        for part in range(9):
+            with open(os.path.join(d, "data", "parts", f"p{part}.csv"), "w") as f:
+                f.write("driver_id,event_timestamp,x,s\n")
+                for i in range(part * 3000, part * 3000 + 3000):
+                    f.write(f"{i},{rfc3339(T0 + i % 777)},{i * 7},w{i}\n")
+        p = run(larder, d, "apply")
+        p2 = run(larder, d, "materialize", rfc3339(T0 - 10), rfc3339(T0 + 2000))
+        check("chunks: 27,000 rows from 9 files materialize", p.returncode == 0 and
+              p2.returncode == 0 and dbsize([port]) == n, p.stderr + p2.stderr)
+        ok, detail = True, ""
+        for lo in range(0, n, 3000):
+            args = ["get-online-features", "--format", "json", "--features", "parts:x",
+                    "--features", "parts:s"]
+            ids = list(range(lo, lo + 3000))
+            for i in ids:
+                args += ["--entity", f"driver_id={i}"]
+            p = run(larder, d, *args)
+            if p.returncode != 0:
+                ok, detail = False, p.stderr
+                break
+            res = json.loads(p.stdout)["results"]
+            if res[1]["values"] != [i * 7 for i in ids] or \
+                    res[2]["values"] != [f"w{i}" for i in ids]:
+                ok, detail = False, f"wrong values among drivers {lo}..{lo + 2999}"
+                break
+        check("chunks: every value is right", ok, detail)
+
+
 def main():
     larder = os.path.abspath(sys.argv[1])
     if not redis_servers.have_redis():
@@ -376,6 +422,7 @@ def main():
         p = run(larder, rd, "teardown")
         check("cluster: teardown leaves every node empty",
               p.returncode == 0 and dbsize(ports) == 0, p.stderr)
+    many_chunks(larder, tmp)
     fault(larder, tmp)
 
     print(f"1..{len(CHECKS)}")

@@ -1174,6 +1174,81 @@ TEST(fmt_float_fast_path_matches_printf)
     }
 }
 
+/* Float64 parsing has a fast path for plain decimals of <= 15 digits (value.c,
+ * f64_short_decimal): it must give strtod's bits, sign of zero included, and leave every
+ * other form to strtod. */
+TEST(f64_parse_fast_path_matches_strtod)
+{
+    uint64_t x = 0x2545F4914F6CDD1Du;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_err err;
+    char buf[64];
+    for (int i = 0; i < 300000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t digits = 1 + (x >> 8) % 17; /* 1..17: both sides of the 15-digit limit */
+        uint64_t frac = (x >> 16) % (digits + 1);
+        size_t n = 0;
+        if (x & 1)
+            buf[n++] = '-';
+        else if ((x & 6) == 2)
+            buf[n++] = '+';
+        uint64_t y = x;
+        for (uint64_t d = 0; d < digits; d++) {
+            if (d == digits - frac && frac && d)
+                buf[n++] = '.';
+            buf[n++] = (char)('0' + (y % 10));
+            y = y / 10 ^ (y << 7);
+        }
+        buf[n] = '\0';
+        ldr_value v;
+        char *end;
+        double want = strtod(buf, &end);
+        ldr_code rc = from(LDR_TYPE_FLOAT64, buf, &a, &v, &err);
+        if (*end != '\0') {
+            CHECK(rc != LDR_OK);
+            continue;
+        }
+        CHECK_OK(rc, err);
+        if (rc == LDR_OK && memcmp(&v.u.f64, &want, sizeof want) != 0) {
+            HARNESS_FAIL("%s: got %.17g, want %.17g", buf, v.u.f64, want);
+            break;
+        }
+    }
+    static const char *const edges[] = {"0",
+                                        "-0",
+                                        "-0.0",
+                                        "+0.000",
+                                        "999999999999999",
+                                        "0.1",
+                                        "0.3",
+                                        "1.",
+                                        ".5",
+                                        "-.5",
+                                        "1e5",
+                                        "1.5E-3",
+                                        "9007199254740993",
+                                        "123456789012345.6",
+                                        "0.000000000000001",
+                                        "nan",
+                                        "-inf",
+                                        "0x10"};
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+        ldr_value v;
+        double want = strtod(edges[i], NULL);
+        CHECK_OK(from(LDR_TYPE_FLOAT64, edges[i], &a, &v, &err), err);
+        if (memcmp(&v.u.f64, &want, sizeof want) != 0 && !(isnan(want) && isnan(v.u.f64)))
+            HARNESS_FAIL("%s: got %.17g, want %.17g", edges[i], v.u.f64, want);
+    }
+    ldr_value v;
+    CHECK(from(LDR_TYPE_FLOAT64, "1.2.3", &a, &v, &err) != LDR_OK);
+    CHECK(from(LDR_TYPE_FLOAT64, "-", &a, &v, &err) != LDR_OK);
+    CHECK(from(LDR_TYPE_FLOAT64, "1 ", &a, &v, &err) != LDR_OK);
+    ldr_arena_fini(&a);
+}
+
 TEST(fmt_double_fast_path_matches_printf)
 {
     uint64_t x = 0x9E3779B97F4A7C15u;
@@ -1260,6 +1335,7 @@ int main(void)
     RUN(fmt_double_cases);
     RUN(fmt_float_cases);
     RUN(fmt_double_round_trip_random);
+    RUN(f64_parse_fast_path_matches_strtod);
     RUN(fmt_double_fast_path_matches_printf);
     RUN(fmt_float_fast_path_matches_printf);
     RUN(fmt_float_round_trip_random);

@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "online/online_int.h"
 #include "online/redis_conn.h"
 
 /* ---- Helpers --------------------------------------------------------------------------- */
@@ -2073,6 +2074,107 @@ REDIS_TEST(read_many_one_hmget_per_key)
     ldr_online_close(s);
 }
 
+/* The concurrent writer of the transaction tests: before attempt `attempt` (or every
+ * attempt when every), writes driver `id` with event time ev + attempt through its own
+ * handle, between the batch's WATCH/HMGET and its MULTI/EXEC. */
+typedef struct tx_rival {
+    ldr_online_store *s;
+    const ldr_online_view *v;
+    int64_t id;
+    ldr_ts ev;
+    bool every;
+    int calls;
+    int on_call; /* unless every: write only at this call (0-based) */
+} tx_rival;
+
+static void tx_rival_write(void *arg, int attempt)
+{
+    tx_rival *t = arg;
+    if (!t->every && t->calls++ != t->on_call)
+        return;
+    t->calls += t->every;
+    ldr_err err;
+    CHECK_OK(write_xs(t->s, t->v, t->id, 1000 + attempt, "rival", t->ev + attempt, LDR_TS_NONE,
+                      NULL, &err),
+             err);
+}
+
+/* Writes drivers 1..n (n <= 300) at event time ev (x = 10 * id) in one batch; returns
+ * written. */
+static size_t write_ids(ldr_online_store *s, const ldr_online_view *v, int n, ldr_ts ev)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    static ldr_value vals[300][2];
+    static ldr_online_row rows[300];
+    for (int i = 0; i < n; i++) {
+        vals[i][0] = v_i64(10 * (i + 1));
+        vals[i][1] = v_str(LDR_TYPE_STRING, "batch", 5);
+        rows[i] = (ldr_online_row){key_i64(&a, "driver_id", i + 1), vals[i], ev, LDR_TS_NONE};
+    }
+    size_t w = 0;
+    ldr_err err;
+    CHECK_OK(ldr_online_write(s, v, rows, (size_t)n, &w, &err), err);
+    ldr_arena_fini(&a);
+    return w;
+}
+
+static size_t write_three(ldr_online_store *s, const ldr_online_view *v, ldr_ts ev)
+{
+    return write_ids(s, v, 3, ev);
+}
+
+/* Standalone writes a batch as one WATCH ... MULTI/EXEC transaction. A writer changing a
+ * watched key between the two round trips aborts EXEC; the retry rereads and keeps the
+ * rival's newer row. A rival that always interferes exhausts the retries and the batch
+ * goes through the per-row scripts, still newer-wins. (A cluster uses the scripts: the
+ * hook never runs there.) */
+REDIS_TEST(tx_concurrent_writer_keeps_newer)
+{
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_err err;
+    ldr_online_store *s2 = open_type(g_type, path, &err);
+    CHECK(s2 != NULL);
+    if (!s2) {
+        ldr_online_close(s);
+        return;
+    }
+    bool standalone = !strcmp(g_type, "redis");
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    CHECK_EQ_I64(write_three(s, &v, 10), 3);
+    tx_rival t = {s2, &v, 2, 30, false, 0, 0};
+    ldr__online_redis_set_tx_hook(ldr__online_store_self(s), tx_rival_write, &t);
+    CHECK_EQ_I64(write_three(s, &v, 20), standalone ? 2 : 3); /* driver 2: the rival's 30 wins */
+    CHECK_EQ_I64(t.calls, standalone ? 2 : 0);
+    CHECK_XS(s, &v, 1, 10, 20, LDR_TS_NONE);
+    CHECK_XS(s, &v, 2, standalone ? 1000 : 20, standalone ? 30 : 20, LDR_TS_NONE);
+    CHECK_XS(s, &v, 3, 30, 20, LDR_TS_NONE);
+
+    t = (tx_rival){s2, &v, 1, 40, true, 0, 0}; /* interferes every time: 40, 41, 42 */
+    CHECK_EQ_I64(write_three(s, &v, 41), standalone ? 2 : 3);
+    CHECK_EQ_I64(t.calls, standalone ? 3 : 0);
+    CHECK_XS(s, &v, 1, standalone ? 1002 : 10, standalone ? 42 : 41, LDR_TS_NONE);
+    CHECK_XS(s, &v, 2, 20, 41, LDR_TS_NONE);
+    CHECK_XS(s, &v, 3, 30, 41, LDR_TS_NONE);
+
+    /* 200 rows: transactions of 64 rows, each sent with the next one's WATCH. The rival
+     * changes driver 101 (the second transaction) when that one is about to EXEC, while
+     * the third one's WATCH is already pending: the second is retried alone. */
+    t = (tx_rival){s2, &v, 101, 60, false, 0, 1};
+    CHECK_EQ_I64(write_ids(s, &v, 200, 50), standalone ? 199 : 200);
+    CHECK_EQ_I64(t.calls, standalone ? 5 : 0);
+    CHECK_XS(s, &v, 101, standalone ? 1000 : 1010, standalone ? 60 : 50, LDR_TS_NONE);
+    for (int id = 4; id <= 200; id += 7)
+        if (id != 101)
+            CHECK_XS(s, &v, id, 10 * id, 50, LDR_TS_NONE);
+    ldr__online_redis_set_tx_hook(ldr__online_store_self(s), NULL, NULL);
+    ldr_online_close(s2);
+    ldr_online_close(s);
+}
+
 /* A node that lost its script cache (restart, failover, SCRIPT FLUSH) answers EVALSHA
  * with NOSCRIPT; the write falls back to EVAL and still applies newer-wins. */
 REDIS_TEST(script_cache_flush_is_recovered)
@@ -2421,6 +2523,8 @@ int main(void)
     RUN_S(key_ttl_expires_redis_cluster);
     RUN_S(read_many_one_hmget_per_key_redis);
     RUN_S(read_many_one_hmget_per_key_redis_cluster);
+    RUN_S(tx_concurrent_writer_keeps_newer_redis);
+    RUN_S(tx_concurrent_writer_keeps_newer_redis_cluster);
     RUN_S(script_cache_flush_is_recovered_redis);
     RUN_S(script_cache_flush_is_recovered_redis_cluster);
     RUN_S(drop_scans_every_node_redis);

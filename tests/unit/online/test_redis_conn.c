@@ -612,6 +612,59 @@ TEST(standalone_reconnects_after_connection_kill)
     ldr_redis_close(r);
 }
 
+/* Kills r's connection from the admin connection c (CLIENT ID, then CLIENT KILL ID). */
+static void kill_own_connection(ldr_redis *r, redisContext *c)
+{
+    const char *argv[] = {"CLIENT", "ID"};
+    size_t len[] = {6, 2};
+    ldr_redis_cmd cmd = {2, argv, len, NULL, 0};
+    redisReply *id = NULL;
+    ldr_err err;
+    CHECK_OK(ldr_redis_exec(r, &cmd, 1, &id, &err), err);
+    CHECK(id && id->type == REDIS_REPLY_INTEGER);
+    if (id && id->type == REDIS_REPLY_INTEGER) {
+        redisReply *rep = redisCommand(c, "CLIENT KILL ID %lld", id->integer);
+        CHECK(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1);
+        freeReplyObject(rep);
+    }
+    ldr_redis_replies_free(&id, 1);
+}
+
+TEST(standalone_no_retry_no_reconnect)
+{
+    /* The flags of the store's WATCH/MULTI transactions: with LDR_REDIS_NO_RETRY a lost
+     * connection fails the exec instead of re-sending on a new connection; with
+     * LDR_REDIS_NO_RECONNECT a connection lost before is not reopened; without flags the
+     * same commands succeed again. */
+    SKIP_UNLESS(g_standalone, "LARDER_TEST_REDIS not set (no redis-server)");
+    ldr_err err;
+    ldr_redis *r = open_conn(g_standalone, false, 0, &err);
+    redisContext *c = admin_addr(g_standalone);
+    CHECK(r && c);
+    if (r && c) {
+        const char *argv[] = {"PING"};
+        size_t len[] = {4};
+        ldr_redis_cmd ping = {1, argv, len, NULL, 0};
+        redisReply *rep = NULL;
+        kill_own_connection(r, c);
+        CHECK_EQ_I64(ldr_redis_exec_flags(r, &ping, 1, LDR_REDIS_NO_RETRY, &rep, &err),
+                     LDR_EBACKEND);
+        CHECK(rep == NULL);
+        CHECK_EQ_I64(ldr_redis_exec_flags(r, &ping, 1, LDR_REDIS_NO_RECONNECT, &rep, &err),
+                     LDR_EBACKEND);
+        CHECK_CONTAINS(err.msg, "connection lost since the previous command");
+        CHECK_OK(ldr_redis_exec(r, &ping, 1, &rep, &err), err); /* reconnects */
+        CHECK(rep && rep->type == REDIS_REPLY_STATUS);
+        ldr_redis_replies_free(&rep, 1);
+        kill_own_connection(r, c);
+        CHECK_OK(ldr_redis_exec_flags(r, &ping, 1, 0, &rep, &err), err); /* retried */
+        ldr_redis_replies_free(&rep, 1);
+    }
+    if (c)
+        redisFree(c);
+    ldr_redis_close(r);
+}
+
 /* ---- A fake cluster node: a redirect loop ---------------------------------------------- */
 
 /* Serves one connection at a time on a loopback socket: CLUSTER SLOTS maps every slot to
@@ -1329,6 +1382,7 @@ int main(void)
     RUN_S(standalone_select_db);
     RUN_S(standalone_auth);
     RUN_S(standalone_reconnects_after_connection_kill);
+    RUN_S(standalone_no_retry_no_reconnect);
     RUN_S(cluster_slots_match_server);
     RUN_S(cluster_batch_over_all_nodes);
     RUN_S(cluster_scan_every_node);
