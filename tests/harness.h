@@ -27,25 +27,40 @@ typedef struct harness_state {
     int passed;
     int failed;
     int cur_failed;
+    const char *cur_skip; /* set by SKIP_UNLESS: the test was skipped, and why */
 } harness_state;
 
 static harness_state harness_g;
 
 #define TEST(name) static void test_##name(void)
 
-#define RUN(name)                                             \
-    do {                                                      \
-        harness_g.cur_failed = 0;                             \
-        test_##name();                                        \
-        harness_g.run++;                                      \
-        if (harness_g.cur_failed) {                           \
-            harness_g.failed++;                               \
-            printf("not ok %d - %s\n", harness_g.run, #name); \
-        } else {                                              \
-            harness_g.passed++;                               \
-            printf("ok %d - %s\n", harness_g.run, #name);     \
-        }                                                     \
-        fflush(stdout);                                       \
+/* Runs one test and prints its TAP line ("ok N - name # SKIP why" after SKIP_UNLESS). */
+#define RUN(name)                                                                                  \
+    do {                                                                                           \
+        harness_g.cur_failed = 0;                                                                  \
+        harness_g.cur_skip = NULL;                                                                 \
+        test_##name();                                                                             \
+        harness_g.run++;                                                                           \
+        if (harness_g.cur_failed) {                                                                \
+            harness_g.failed++;                                                                    \
+            printf("not ok %d - %s\n", harness_g.run, #name);                                      \
+        } else {                                                                                   \
+            harness_g.passed++;                                                                    \
+            printf("ok %d - %s%s%s\n", harness_g.run, #name, harness_g.cur_skip ? " # SKIP " : "", \
+                   harness_g.cur_skip ? harness_g.cur_skip : "");                                  \
+        }                                                                                          \
+        fflush(stdout);                                                                            \
+    } while (0)
+
+/* Ends the current test as skipped (a TAP SKIP directive) unless cond holds: for tests
+ * that need something the machine may lack, such as a Redis server. */
+#define SKIP_UNLESS(cond, why)             \
+    do {                                   \
+        if (!(cond)) {                     \
+            printf("# SKIP: %s\n", (why)); \
+            harness_g.cur_skip = (why);    \
+            return;                        \
+        }                                  \
     } while (0)
 
 #define HARNESS_FAIL(...)                        \

@@ -43,35 +43,6 @@ static const char *g_cluster; /* LARDER_TEST_REDIS_CLUSTER (seed list) or NULL *
 static bool g_feast_values;
 static long long g_ttl; /* key_ttl_seconds of the next Redis store opened */
 
-#define SKIP_UNLESS(cond, why)           \
-    do {                                 \
-        if (!(cond)) {                   \
-            printf("# SKIP: %s\n", why); \
-            skip_reason = why;           \
-            return;                      \
-        }                                \
-    } while (0)
-
-static const char *skip_reason;
-
-/* RUN, printing a TAP "# SKIP" directive when the test called SKIP_UNLESS. */
-#define RUN_S(name)                                                                         \
-    do {                                                                                    \
-        skip_reason = NULL;                                                                 \
-        harness_g.cur_failed = 0;                                                           \
-        test_##name();                                                                      \
-        harness_g.run++;                                                                    \
-        if (harness_g.cur_failed) {                                                         \
-            harness_g.failed++;                                                             \
-            printf("not ok %d - %s\n", harness_g.run, #name);                               \
-        } else {                                                                            \
-            harness_g.passed++;                                                             \
-            printf("ok %d - %s%s%s\n", harness_g.run, #name, skip_reason ? " # SKIP " : "", \
-                   skip_reason ? skip_reason : "");                                         \
-        }                                                                                   \
-        fflush(stdout);                                                                     \
-    } while (0)
-
 static void fresh_path(char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s/%d", tmp_root, ++dir_seq);
@@ -2479,60 +2450,60 @@ int main(void)
     RUN(pb_value_decoding_edge_cases);
     RUN(round_trip_every_type_memory);
     RUN(round_trip_every_type_sqlite);
-    RUN_S(round_trip_every_type_redis);
-    RUN_S(round_trip_every_type_redis_cluster);
+    RUN(round_trip_every_type_redis);
+    RUN(round_trip_every_type_redis_cluster);
     RUN(unknown_keys_are_not_found_memory);
     RUN(unknown_keys_are_not_found_sqlite);
-    RUN_S(unknown_keys_are_not_found_redis);
-    RUN_S(unknown_keys_are_not_found_redis_cluster);
+    RUN(unknown_keys_are_not_found_redis);
+    RUN(unknown_keys_are_not_found_redis_cluster);
     RUN(newer_wins_memory);
     RUN(newer_wins_sqlite);
-    RUN_S(newer_wins_redis);
-    RUN_S(newer_wins_redis_cluster);
+    RUN(newer_wins_redis);
+    RUN(newer_wins_redis_cluster);
     RUN(newer_wins_within_one_batch_memory);
     RUN(newer_wins_within_one_batch_sqlite);
-    RUN_S(newer_wins_within_one_batch_redis);
-    RUN_S(newer_wins_within_one_batch_redis_cluster);
+    RUN(newer_wins_within_one_batch_redis);
+    RUN(newer_wins_within_one_batch_redis_cluster);
     RUN(failed_write_changes_nothing_memory);
     RUN(failed_write_changes_nothing_sqlite);
-    RUN_S(failed_write_changes_nothing_redis);
-    RUN_S(failed_write_changes_nothing_redis_cluster);
+    RUN(failed_write_changes_nothing_redis);
+    RUN(failed_write_changes_nothing_redis_cluster);
     RUN(schema_change_needs_no_rewrite_memory);
     RUN(schema_change_needs_no_rewrite_sqlite);
-    RUN_S(schema_change_needs_no_rewrite_redis);
-    RUN_S(schema_change_needs_no_rewrite_redis_cluster);
+    RUN(schema_change_needs_no_rewrite_redis);
+    RUN(schema_change_needs_no_rewrite_redis_cluster);
     RUN(update_drop_and_teardown_memory);
     RUN(update_drop_and_teardown_sqlite);
-    RUN_S(update_drop_and_teardown_redis);
-    RUN_S(update_drop_and_teardown_redis_cluster);
+    RUN(update_drop_and_teardown_redis);
+    RUN(update_drop_and_teardown_redis_cluster);
     RUN(views_and_projects_are_separate_memory);
     RUN(views_and_projects_are_separate_sqlite);
-    RUN_S(views_and_projects_are_separate_redis);
-    RUN_S(views_and_projects_are_separate_redis_cluster);
+    RUN(views_and_projects_are_separate_redis);
+    RUN(views_and_projects_are_separate_redis_cluster);
     RUN(entityless_and_composite_keys_memory);
     RUN(entityless_and_composite_keys_sqlite);
-    RUN_S(entityless_and_composite_keys_redis);
-    RUN_S(entityless_and_composite_keys_redis_cluster);
+    RUN(entityless_and_composite_keys_redis);
+    RUN(entityless_and_composite_keys_redis_cluster);
     RUN(read_many_matches_single_reads_memory);
     RUN(read_many_matches_single_reads_sqlite);
-    RUN_S(read_many_matches_single_reads_redis);
-    RUN_S(read_many_matches_single_reads_redis_cluster);
-    RUN_S(feast_bytes_both_ways_redis);
-    RUN_S(feast_bytes_both_ways_redis_cluster);
-    RUN_S(key_ttl_expires_redis);
-    RUN_S(key_ttl_expires_redis_cluster);
-    RUN_S(read_many_one_hmget_per_key_redis);
-    RUN_S(read_many_one_hmget_per_key_redis_cluster);
-    RUN_S(tx_concurrent_writer_keeps_newer_redis);
-    RUN_S(tx_concurrent_writer_keeps_newer_redis_cluster);
-    RUN_S(script_cache_flush_is_recovered_redis);
-    RUN_S(script_cache_flush_is_recovered_redis_cluster);
-    RUN_S(drop_scans_every_node_redis);
-    RUN_S(drop_scans_every_node_redis_cluster);
-    RUN_S(wide_view_over_one_hset_slice_redis);
-    RUN_S(wide_view_over_one_hset_slice_redis_cluster);
-    RUN_S(concurrent_writers_keep_the_newest_redis);
-    RUN_S(concurrent_writers_keep_the_newest_redis_cluster);
+    RUN(read_many_matches_single_reads_redis);
+    RUN(read_many_matches_single_reads_redis_cluster);
+    RUN(feast_bytes_both_ways_redis);
+    RUN(feast_bytes_both_ways_redis_cluster);
+    RUN(key_ttl_expires_redis);
+    RUN(key_ttl_expires_redis_cluster);
+    RUN(read_many_one_hmget_per_key_redis);
+    RUN(read_many_one_hmget_per_key_redis_cluster);
+    RUN(tx_concurrent_writer_keeps_newer_redis);
+    RUN(tx_concurrent_writer_keeps_newer_redis_cluster);
+    RUN(script_cache_flush_is_recovered_redis);
+    RUN(script_cache_flush_is_recovered_redis_cluster);
+    RUN(drop_scans_every_node_redis);
+    RUN(drop_scans_every_node_redis_cluster);
+    RUN(wide_view_over_one_hset_slice_redis);
+    RUN(wide_view_over_one_hset_slice_redis_cluster);
+    RUN(concurrent_writers_keep_the_newest_redis);
+    RUN(concurrent_writers_keep_the_newest_redis_cluster);
     RUN(sqlite_file_layout);
     RUN(sqlite_reopen_and_second_handle);
     RUN(sqlite_held_snapshot_sees_commits);

@@ -39,35 +39,6 @@
 static const char *g_standalone; /* LARDER_TEST_REDIS or NULL */
 static const char *g_cluster;    /* LARDER_TEST_REDIS_CLUSTER or NULL */
 
-#define SKIP_UNLESS(cond, why)           \
-    do {                                 \
-        if (!(cond)) {                   \
-            printf("# SKIP: %s\n", why); \
-            skip_reason = why;           \
-            return;                      \
-        }                                \
-    } while (0)
-
-static const char *skip_reason;
-
-/* RUN, printing a TAP "# SKIP" directive when the test called SKIP_UNLESS. */
-#define RUN_S(name)                                                                         \
-    do {                                                                                    \
-        skip_reason = NULL;                                                                 \
-        harness_g.cur_failed = 0;                                                           \
-        test_##name();                                                                      \
-        harness_g.run++;                                                                    \
-        if (harness_g.cur_failed) {                                                         \
-            harness_g.failed++;                                                             \
-            printf("not ok %d - %s\n", harness_g.run, #name);                               \
-        } else {                                                                            \
-            harness_g.passed++;                                                             \
-            printf("ok %d - %s%s%s\n", harness_g.run, #name, skip_reason ? " # SKIP " : "", \
-                   skip_reason ? skip_reason : "");                                         \
-        }                                                                                   \
-        fflush(stdout);                                                                     \
-    } while (0)
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -1377,19 +1348,19 @@ int main(void)
     RUN(connection_refused_is_prompt_and_named);
     RUN(read_timeout_against_a_silent_server);
     RUN(cluster_redirect_loop_is_bounded);
-    RUN_S(standalone_pipeline_binary);
-    RUN_S(standalone_error_reply_is_a_reply);
-    RUN_S(standalone_select_db);
-    RUN_S(standalone_auth);
-    RUN_S(standalone_reconnects_after_connection_kill);
-    RUN_S(standalone_no_retry_no_reconnect);
-    RUN_S(cluster_slots_match_server);
-    RUN_S(cluster_batch_over_all_nodes);
-    RUN_S(cluster_scan_every_node);
-    RUN_S(cluster_moved_after_slot_migration);
-    RUN_S(cluster_ask_during_migration);
-    RUN_S(cluster_down_slot_is_busy);
-    RUN_S(cluster_fault_hung_primary);
-    RUN_S(cluster_fault_kill_primary); /* last: it kills a primary */
+    RUN(standalone_pipeline_binary);
+    RUN(standalone_error_reply_is_a_reply);
+    RUN(standalone_select_db);
+    RUN(standalone_auth);
+    RUN(standalone_reconnects_after_connection_kill);
+    RUN(standalone_no_retry_no_reconnect);
+    RUN(cluster_slots_match_server);
+    RUN(cluster_batch_over_all_nodes);
+    RUN(cluster_scan_every_node);
+    RUN(cluster_moved_after_slot_migration);
+    RUN(cluster_ask_during_migration);
+    RUN(cluster_down_slot_is_busy);
+    RUN(cluster_fault_hung_primary);
+    RUN(cluster_fault_kill_primary); /* last: it kills a primary */
     return harness_done();
 }
