@@ -773,27 +773,47 @@ static void mark_float(char buf[32])
     }
 }
 
-/* Writes sign, the integer part of m / 10^k and k decimals of it. */
-static void put_decimal(bool neg, uint64_t m, uint64_t p10k, size_t k, char buf[32])
+/* "00".."99": two digits per division by 100 when writing integers. */
+static const char digits2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Writes the sign and m / 10^k with k decimals ("0.05" for m 5, k 2), NUL-terminated.
+ * m < 10^17 and k <= 17, so the text fits in 32 bytes. */
+static void put_decimal(bool neg, uint64_t m, size_t k, char buf[32])
 {
-    uint64_t ip = m / p10k, fp = m % p10k;
-    char tmp[32];
-    size_t n = 0, pos = 0;
-    do {
-        tmp[n++] = (char)('0' + ip % 10);
-        ip /= 10;
-    } while (ip);
+    char tmp[24], *end = tmp + sizeof tmp, *p = end;
+    while (m >= 100) {
+        uint64_t q = m / 100;
+        p -= 2;
+        memcpy(p, digits2 + 2 * (m - q * 100), 2);
+        m = q;
+    }
+    if (m >= 10) {
+        p -= 2;
+        memcpy(p, digits2 + 2 * m, 2);
+    } else {
+        *--p = (char)('0' + m);
+    }
+    size_t nd = (size_t)(end - p), pos = 0;
     if (neg)
         buf[pos++] = '-';
-    while (n)
-        buf[pos++] = tmp[--n];
-    if (k) {
+    if (nd <= k) { /* no integer digits: "0." and leading zeros */
+        buf[pos++] = '0';
         buf[pos++] = '.';
-        for (size_t i = k; i-- > 0;) {
-            buf[pos + i] = (char)('0' + fp % 10);
-            fp /= 10;
+        memset(buf + pos, '0', k - nd);
+        pos += k - nd;
+        memcpy(buf + pos, p, nd);
+        pos += nd;
+    } else {
+        memcpy(buf + pos, p, nd - k);
+        pos += nd - k;
+        if (k) {
+            buf[pos++] = '.';
+            memcpy(buf + pos, p + nd - k, k);
+            pos += k;
         }
-        pos += k;
     }
     buf[pos] = '\0';
 }
@@ -810,24 +830,6 @@ static bool fmt_short_decimal(double d, char buf[32])
 {
     static const double p10[] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
                                  1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
-    static const uint64_t u10[] = {UINT64_C(1),
-                                   UINT64_C(10),
-                                   UINT64_C(100),
-                                   UINT64_C(1000),
-                                   UINT64_C(10000),
-                                   UINT64_C(100000),
-                                   UINT64_C(1000000),
-                                   UINT64_C(10000000),
-                                   UINT64_C(100000000),
-                                   UINT64_C(1000000000),
-                                   UINT64_C(10000000000),
-                                   UINT64_C(100000000000),
-                                   UINT64_C(1000000000000),
-                                   UINT64_C(10000000000000),
-                                   UINT64_C(100000000000000),
-                                   UINT64_C(1000000000000000),
-                                   UINT64_C(10000000000000000),
-                                   UINT64_C(100000000000000000)};
     double a = fabs(d);
     if (!(a >= 1e-4 && a < 1e15))
         return false;
@@ -838,7 +840,9 @@ static bool fmt_short_decimal(double d, char buf[32])
         double r = (double)(uint64_t)(x + 0.5); /* floor: positive, < 2^63 */
         if (r / p10[k] != a)
             continue;
-        put_decimal(d < 0, (uint64_t)r, u10[k], k, buf);
+        put_decimal(d < 0, (uint64_t)r, k, buf);
+        if (k == 0)
+            memcpy(buf + strlen(buf), ".0", 3);
         return true;
     }
     return false;
@@ -848,10 +852,8 @@ void ldr_fmt_double(double d, char buf[32])
 {
     if (fmt_special(isnan(d), isinf(d), d < 0, buf))
         return;
-    if (fmt_short_decimal(d, buf)) {
-        mark_float(buf);
-        return;
-    }
+    if (fmt_short_decimal(d, buf))
+        return; /* with its ".0" */
     /* For normal doubles the shortest round-trip text has 15, 16 or 17 digits or is what
      * %.15g prints: with trailing zeros trimmed, a k <= 15 digit answer is also the
      * nearest 15-digit decimal, since the rounding interval (2^-53 relative) is narrower
@@ -925,10 +927,7 @@ static bool fmt_short_decimal_f(float f, char buf[32])
         bool in = (c_lo > 0 || (c_lo == 0 && even)) && (c_hi < 0 || (c_hi == 0 && even));
         if (!in)
             continue;
-        uint64_t u = 1;
-        for (size_t i = 0; i < k; i++)
-            u *= 10;
-        put_decimal(f < 0, (uint64_t)r, u, k, buf);
+        put_decimal(f < 0, (uint64_t)r, k, buf);
         if (k == 0)
             memcpy(buf + strlen(buf), ".0", 3);
         return true;
