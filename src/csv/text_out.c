@@ -111,84 +111,24 @@ static ldr_code put_i64(ldr_buf *out, int64_t v, ldr_err *err)
     return ldr_buf_append(out, tmp, n, err);
 }
 
-/*
- * The text ldr_fmt_double gives, without printf, for the common doubles: at most 15
- * significant digits and 1e-4 <= |d| < 1e15 (where %.15g prints fixed notation). A
- * decimal m / 10^k that reads back as d is then the only one of <= 15 digits that does
- * (core/value.c, ldr_fmt_double), so it is exactly what %.15g prints. The check divides
- * two exactly representable doubles (m < 2^53, 10^k for k <= 22), which IEEE rounds
- * correctly, just as strtod rounds the text. The first k that works is the shortest: when
- * a decimal with k digits exists, m = round(d * 10^k) finds it (the error is far below
- * 0.5 for m < 10^15). Returns the length, or 0 when the slow path must run. Profiling a
- * 1M-row CSV write showed snprintf/strtod in ldr_fmt_double as the top cost.
- */
-static size_t fmt_double_fast(double d, char buf[32])
-{
-    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
-                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
-    double a = fabs(d);
-    if (!(a >= 1e-4 && a < 1e15)) /* also NaN */
-        return 0;
-    for (size_t k = 0; k < LDR_ARRAY_LEN(pow10); k++) {
-        double s = a * pow10[k];
-        if (s >= 1e15)
-            return 0;
-        uint64_t m = (uint64_t)(s + 0.5);
-        if ((double)m / pow10[k] != a)
-            continue;
-        char digits[24];
-        size_t nd = fmt_i64((int64_t)m, digits), o = 0;
-        if (d < 0)
-            buf[o++] = '-';
-        if (k == 0) {
-            memcpy(buf + o, digits, nd);
-            memcpy(buf + o + nd, ".0", 3);
-            return o + nd + 2;
-        }
-        if (nd > k) { /* 123.25 */
-            memcpy(buf + o, digits, nd - k);
-            o += nd - k;
-            buf[o++] = '.';
-            memcpy(buf + o, digits + nd - k, k);
-            o += k;
-        } else { /* 0.00125 */
-            buf[o++] = '0';
-            buf[o++] = '.';
-            memset(buf + o, '0', k - nd);
-            o += k - nd;
-            memcpy(buf + o, digits, nd);
-            o += nd;
-        }
-        buf[o] = '\0';
-        return o;
-    }
-    return 0;
-}
-
-/* Floats as text; json maps NaN and infinities to null. Integral floats below 1e6 (exact
- * in a float) skip printf too: %.6g prints them as integers, ldr_fmt_float adds ".0". */
+/* Floats as text (ldr_fmt_float/ldr_fmt_double: shortest round trip, printf-free for the
+ * common values); json maps NaN and infinities to null. */
 static ldr_code put_float(ldr_buf *out, const ldr_col *c, size_t row, bool json, ldr_err *err)
 {
     char tmp[32];
     bool finite;
-    size_t n = 0;
     if (c->type == LDR_TYPE_FLOAT32) {
         float f = ldr_col_f32(c, row);
         finite = isfinite(f);
-        if (f != 0 && fabsf(f) < 1e6f && f == (float)(int32_t)f)
-            n = fmt_double_fast((double)f, tmp);
-        if (n == 0)
-            ldr_fmt_float(f, tmp);
+        ldr_fmt_float(f, tmp);
     } else {
         double d = ldr_col_f64(c, row);
         finite = isfinite(d);
-        n = fmt_double_fast(d, tmp);
-        if (n == 0)
-            ldr_fmt_double(d, tmp);
+        ldr_fmt_double(d, tmp);
     }
     if (json && !finite)
         return ldr_buf_append(out, "null", 4, err);
-    return ldr_buf_append(out, tmp, n ? n : strlen(tmp), err);
+    return ldr_buf_append(out, tmp, strlen(tmp), err);
 }
 
 static void put2(char *p, int64_t v)
