@@ -54,6 +54,7 @@ typedef struct csv_field {
 
 typedef struct csv_lexer {
     const char *name;
+    const char *data; /* the whole input */
     const char *p;
     const char *end;
     const char *line_start;
@@ -68,6 +69,7 @@ static void lexer_init(csv_lexer *lx, const char *name, const char *data, size_t
 {
     memset(lx, 0, sizeof *lx);
     lx->name = name;
+    lx->data = data;
     lx->p = data;
     lx->end = data + len;
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
@@ -689,6 +691,20 @@ static ldr_code read_all(csv_reader *r, ldr_err *err)
     if (rc == LDR_OK)
         rc = plan_columns(r, &by_name, err);
     ldr_map_fini(&by_name);
+    const ldr_csv_read_opts *o = r->opts;
+    if (rc == LDR_OK && o->range_end) {
+        csv_lexer *lx = &r->lx;
+        size_t len = (size_t)(lx->end - lx->data);
+        if (o->range_begin < (uint64_t)(lx->p - lx->data) || o->range_end > len ||
+            o->range_begin > o->range_end)
+            return ldr_err_setf(err, LDR_EINVAL, "%s: the range %llu..%llu is not within the data",
+                                lx->name, (unsigned long long)o->range_begin,
+                                (unsigned long long)o->range_end);
+        lx->p = lx->data + o->range_begin;
+        lx->end = lx->data + o->range_end;
+        lx->line_start = lx->p;
+        lx->line = o->range_line;
+    }
     if (rc == LDR_OK)
         rc = read_rows(r, err);
     return rc;
@@ -782,4 +798,107 @@ ldr_code ldr_csv_read_file(const char *path, const ldr_csv_read_opts *opts, ldr_
     }
     close(fd);
     return rc;
+}
+
+/* ---- splitting ------------------------------------------------------------------------------- */
+
+static void ranges_add(ldr_buf *b, uint64_t begin, uint64_t end, size_t line)
+{
+    ldr_csv_range r = {begin, end, line};
+    ldr_code rc = ldr_buf_append(b, &r, sizeof r, NULL);
+    LDR_ASSERT(rc == LDR_OK); /* the buffer's limit is SIZE_MAX / 2 */
+}
+
+/* Lines in [from, to) of a text without CR: its LFs. */
+static size_t count_lf(const char *from, const char *to)
+{
+    size_t n = 0;
+    for (const char *q = from; (q = memchr(q, '\n', (size_t)(to - q))); q++)
+        n++;
+    return n;
+}
+
+/* The cut points of data[0..len): after the header, a record start at or after every
+ * multiple of target. Appends ranges to out; false when the text does not lex (the
+ * caller then keeps one range, and reading reports the error). */
+static bool split_mem(const char *data, size_t len, const ldr_csv_read_opts *o, size_t target,
+                      ldr_buf *out)
+{
+    csv_lexer lx;
+    lexer_init(&lx, "", data, len, o->delimiter ? o->delimiter : ',', SIZE_MAX);
+    csv_field f;
+    size_t n;
+    if (!lex_next_record(&lx) || lex_record(&lx, &f, 0, &n, NULL) != LDR_OK)
+        return false;
+    bool plain =
+        !memchr(lx.p, '"', (size_t)(lx.end - lx.p)) && !memchr(lx.p, '\r', (size_t)(lx.end - lx.p));
+    const char *begin = lx.p;
+    size_t line = lx.line;
+    while ((size_t)(lx.end - begin) >= 2 * target) {
+        const char *cut;
+        size_t cut_line;
+        if (plain) {
+            cut = memchr(begin + target, '\n', (size_t)(lx.end - begin) - target);
+            if (!cut)
+                break;
+            cut++;
+            cut_line = line + count_lf(begin, cut);
+        } else {
+            while (lx.p < begin + target && lex_next_record(&lx))
+                if (lex_record(&lx, &f, 0, &n, NULL) != LDR_OK)
+                    return false;
+            if (!lex_next_record(&lx))
+                break;
+            cut = lx.p;
+            cut_line = lx.line;
+        }
+        ranges_add(out, (uint64_t)(begin - data), (uint64_t)(cut - data), line);
+        begin = cut;
+        line = cut_line;
+        if (plain) {
+            lx.p = cut;
+            lx.line = cut_line;
+        }
+    }
+    ranges_add(out, (uint64_t)(begin - data), len, line);
+    return true;
+}
+
+ldr_code ldr_csv_split_file(const char *path, const ldr_csv_read_opts *opts, size_t target_bytes,
+                            ldr_csv_range **out, size_t *n, ldr_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    ldr_csv_read_opts o = effective_opts(opts);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ldr_err_sys(err, errno == ENOENT ? LDR_ENOTFOUND : LDR_EIO, errno, "cannot open %s",
+                           path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ldr_err_sys(err, LDR_EIO, e, "cannot stat %s", path);
+    }
+    ldr_buf b;
+    ldr_buf_init(&b, SIZE_MAX / 2);
+    size_t len = S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
+    bool split = false;
+    if (target_bytes && len >= 2 * target_bytes) {
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map != MAP_FAILED) {
+            split = split_mem(map, len, &o, target_bytes, &b);
+            munmap(map, len);
+        }
+    }
+    close(fd);
+    if (!split) {
+        ldr_buf_reset(&b);
+        ranges_add(&b, 0, 0, 1); /* end 0: everything */
+    }
+    *n = b.len / sizeof(ldr_csv_range);
+    *out = ldr_xmalloc(b.len);
+    memcpy(*out, b.ptr, b.len);
+    ldr_buf_fini(&b);
+    return LDR_OK;
 }

@@ -61,7 +61,31 @@ typedef struct ldr_csv_read_opts {
     size_t max_field_bytes;   /* longest field in bytes; 0 = LDR_CSV_MAX_FIELD_BYTES_DEFAULT */
     size_t max_rows;          /* most data rows; 0 = no limit */
     size_t max_columns;       /* most header columns; 0 = LDR_CSV_MAX_COLUMNS_DEFAULT */
+    /* Only the data records of one range from ldr_csv_split_file (the header is still read
+     * from the start): range_end == 0 reads every record. Inferred types would depend on
+     * the range: give a schema type to every column read this way. */
+    uint64_t range_begin, range_end;
+    size_t range_line; /* the physical line of range_begin, for messages */
 } ldr_csv_read_opts;
+
+/** A run of whole data records of a CSV file: bytes [begin, end), starting at `line`. */
+typedef struct ldr_csv_range {
+    uint64_t begin, end;
+    size_t line;
+} ldr_csv_range;
+
+/**
+ * Cuts the data records of the CSV file at path into ranges of about target_bytes each,
+ * only at record boundaries, for reading the ranges separately (and in parallel) with
+ * ldr_csv_read_opts.range_*. A file without quotes or CRs is cut by looking for the next
+ * LF after each target offset (memchr: a few ms per 100 MB); any other file is walked by
+ * the lexer, quotes and all. One range covers everything when the file is smaller than
+ * 2 * target_bytes, is not a regular file, or is malformed (reading it reports the error).
+ * *out: caller frees with ldr_free; *n >= 1. Errors: LDR_ENOTFOUND, LDR_EIO.
+ */
+LDR_MUST_USE ldr_code ldr_csv_split_file(const char *path, const ldr_csv_read_opts *opts,
+                                         size_t target_bytes, ldr_csv_range **out, size_t *n,
+                                         ldr_err *err);
 
 /** No schema (every column), infer = true, all_columns = false (so a schema set later reads
  * just its columns), ',' and the default limits. */

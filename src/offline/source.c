@@ -229,8 +229,14 @@ static ldr_code empty_source_batch(const ldr_source *src, const char *const *col
 
 typedef struct scan_chunk {
     size_t file;
-    size_t rg; /* SIZE_MAX: the whole file (CSV) */
+    size_t rg;           /* SIZE_MAX: CSV */
+    ldr_csv_range range; /* CSV: the records of this chunk (end 0: all) */
 } scan_chunk;
+
+/* CSV files are read in chunks of about this many bytes, so that a large file is read
+ * by several threads, and a materialization writes its first batch after reading
+ * 8 MiB rather than the whole file. */
+#define CSV_CHUNK_BYTES ((size_t)2 << 20)
 
 struct ldr_offline_scan {
     const ldr_source *src;
@@ -270,6 +276,16 @@ ldr_offline_scan *ldr_offline_scan_open(const ldr_config *cfg, const ldr_source 
     bool prune = lo != LDR_TS_NONE || hi != LDR_TS_NONE;
     for (size_t f = 0; f < s->files.n; f++) {
         size_t n_rg = 1;
+        ldr_csv_range *ranges = NULL;
+        if (src->format != LDR_FORMAT_PARQUET) {
+            ldr_csv_read_opts o = ldr_csv_read_opts_default();
+            if (ldr_csv_split_file(s->files.items[f], &o, CSV_CHUNK_BYTES, &ranges, &n_rg, err) !=
+                LDR_OK) {
+                ldr_err_prefix(err, "data source '%s': ", src->name);
+                ldr_offline_scan_close(s);
+                return NULL;
+            }
+        }
         if (src->format == LDR_FORMAT_PARQUET) {
             s->readers[f] = ldr_pq_reader_open(s->files.items[f], err);
             if (!s->readers[f]) {
@@ -288,8 +304,10 @@ ldr_offline_scan *ldr_offline_scan_open(const ldr_config *cfg, const ldr_source 
             }
             s->chunks[s->n_chunks].file = f;
             s->chunks[s->n_chunks].rg = s->readers[f] ? g : SIZE_MAX;
+            s->chunks[s->n_chunks].range = ranges ? ranges[g] : (ldr_csv_range){0, 0, 1};
             s->n_chunks++;
         }
+        ldr_free(ranges);
     }
     return s;
 }
@@ -336,6 +354,9 @@ ldr_code ldr_offline_scan_read(ldr_offline_scan *s, size_t chunk, const char *co
         o.names = names;
         o.types = ty;
         o.n = n;
+        o.range_begin = ck->range.begin;
+        o.range_end = ck->range.end;
+        o.range_line = ck->range.line;
         rc = ldr_csv_read_file(path, &o, &b, err);
     } else {
         rc = ldr_pq_read_row_group(s->readers[ck->file], ck->rg, names, n, true, &b, err);

@@ -1504,6 +1504,156 @@ TEST(read_file_paths)
     CHECK_EQ_STR(err.msg, "/dev/null: empty file: a header row is required");
 }
 
+/* Reads the whole file and then every range of a split with `target`, and checks that
+ * the ranges are contiguous, cover every data record, and read back to the same rows in
+ * the same order. Returns the number of ranges. */
+static size_t check_split(const char *text, size_t len, size_t target)
+{
+    char *path = temp_file(text, len);
+    static const char *const names[] = {"id", "name"};
+    static const ldr_type types[] = {LDR_TYPE_INT64, LDR_TYPE_STRING};
+    ldr_csv_read_opts o = ldr_csv_read_opts_default();
+    o.names = names;
+    o.types = types;
+    o.n = 2;
+    ldr_err err = {0};
+    ldr_batch *whole = NULL;
+    CHECK_OK(ldr_csv_read_file(path, &o, &whole, &err), err);
+    ldr_csv_range *r = NULL;
+    size_t n = 0;
+    CHECK_OK(ldr_csv_split_file(path, &o, target, &r, &n, &err), err);
+    size_t row = 0;
+    for (size_t i = 0; whole && r && i < n; i++) {
+        CHECK(i == 0 || r[i].begin == r[i - 1].end);
+        CHECK(r[i].end == 0 || r[i].begin < r[i].end);
+        ldr_csv_read_opts ro = o;
+        ro.range_begin = r[i].begin;
+        ro.range_end = r[i].end;
+        ro.range_line = r[i].line;
+        ldr_batch *b = NULL;
+        CHECK_OK(ldr_csv_read_file(path, &ro, &b, &err), err);
+        for (size_t k = 0; b && k < b->n_rows; k++, row++) {
+            CHECK_EQ_I64(ldr_col_i64(b->cols[0], k), ldr_col_i64(whole->cols[0], row));
+            size_t l1, l2;
+            const char *s1 = ldr_col_str(b->cols[1], k, &l1);
+            const char *s2 = ldr_col_str(whole->cols[1], row, &l2);
+            CHECK(l1 == l2 && !memcmp(s1, s2, l1));
+        }
+        ldr_batch_free(b);
+    }
+    CHECK(r && (n == 1 ? r[0].end == 0 || r[0].end == len : r[n - 1].end == len));
+    if (whole)
+        CHECK_EQ_I64(row, whole->n_rows);
+    ldr_batch_free(whole);
+    ldr_free(r);
+    unlink(path);
+    ldr_free(path);
+    return n;
+}
+
+/* A line number, reported from inside a later range: the ranges carry their first line. */
+static void check_range_error_line(const char *text, size_t target, const char *want_tail)
+{
+    char *path = temp_file(text, strlen(text));
+    ldr_csv_read_opts o = ldr_csv_read_opts_default();
+    static const char *const names[] = {"id", "name"};
+    static const ldr_type types[] = {LDR_TYPE_INT64, LDR_TYPE_STRING};
+    o.names = names;
+    o.types = types;
+    o.n = 2;
+    ldr_err err = {0};
+    ldr_csv_range *r = NULL;
+    size_t n = 0;
+    CHECK_OK(ldr_csv_split_file(path, &o, target, &r, &n, &err), err);
+    CHECK(n > 2);
+    char want[512];
+    snprintf(want, sizeof want, "%s%s", path, want_tail);
+    bool seen = false;
+    for (size_t i = 0; r && i < n; i++) {
+        ldr_csv_read_opts ro = o;
+        ro.range_begin = r[i].begin;
+        ro.range_end = r[i].end;
+        ro.range_line = r[i].line;
+        ldr_batch *b = NULL;
+        if (ldr_csv_read_file(path, &ro, &b, &err) != LDR_OK) {
+            CHECK_EQ_STR(err.msg, want);
+            CHECK(i > 0); /* the bad row is not in the first range */
+            seen = true;
+        }
+        ldr_batch_free(b);
+    }
+    CHECK(seen);
+    ldr_free(r);
+    unlink(path);
+    ldr_free(path);
+}
+
+TEST(split_ranges)
+{
+    ldr_buf t;
+    ldr_err err = {0};
+    ldr_buf_init(&t, (size_t)1 << 24);
+    /* plain: no quotes, no CR -> cut at the LF after each target offset */
+    CHECK_OK(ldr_buf_puts(&t, "id,name\n", &err), err);
+    for (int i = 0; i < 500; i++)
+        CHECK_OK(ldr_buf_printf(&t, &err, "%d,name %d\n", i, i), err);
+    CHECK(check_split(t.ptr, t.len, 200) > 20);
+    CHECK_EQ_I64(check_split(t.ptr, t.len, t.len), 1); /* smaller than 2 targets: one */
+    CHECK_EQ_I64(check_split(t.ptr, t.len, 0), 1);
+    /* quoted fields with line ends and delimiters inside, CRLF, a BOM, blank lines: the
+     * lexer walks the records */
+    ldr_buf_reset(&t);
+    CHECK_OK(ldr_buf_puts(&t, "\xEF\xBB\xBFid,name\r\n", &err), err);
+    for (int i = 0; i < 500; i++)
+        CHECK_OK(ldr_buf_printf(
+                     &t, &err,
+                     i % 7 == 0 ? "%d,\"two\nlines, \"\"q\"\" %d\"\r\n\r\n" : "%d,n%d\r\n", i, i),
+                 err);
+    CHECK(check_split(t.ptr, t.len, 150) > 20);
+    /* a row with no final line end */
+    CHECK_OK(ldr_buf_puts(&t, "500,last", &err), err);
+    CHECK(check_split(t.ptr, t.len, 150) > 20);
+    /* malformed text (an unterminated quote) is not split; reading reports it */
+    ldr_buf_reset(&t);
+    CHECK_OK(ldr_buf_puts(&t, "id,name\n1,\"open\n", &err), err);
+    for (int i = 0; i < 100; i++)
+        CHECK_OK(ldr_buf_printf(&t, &err, "%d,x\n", i), err);
+    char *path = temp_file(t.ptr, t.len);
+    ldr_csv_range *r = NULL;
+    size_t n = 0;
+    CHECK_OK(ldr_csv_split_file(path, NULL, 64, &r, &n, &err), err);
+    CHECK(n == 1 && r && r[0].end == 0);
+    ldr_free(r);
+    unlink(path);
+    ldr_free(path);
+    CHECK_FAILS(ldr_csv_split_file("/nonexistent/x.csv", NULL, 64, &r, &n, &err), LDR_ENOTFOUND);
+    /* errors inside a later range name the right line, plain and lexer-walked */
+    ldr_buf_reset(&t);
+    CHECK_OK(ldr_buf_puts(&t, "id,name\n", &err), err);
+    for (int i = 0; i < 300; i++)
+        CHECK_OK(ldr_buf_printf(&t, &err, i == 250 ? "%d\n" : "%d,v\n", i), err);
+    check_range_error_line(ldr_buf_cstr(&t), 100, ":252: expected 2 fields, got 1");
+    ldr_buf_reset(&t);
+    CHECK_OK(ldr_buf_puts(&t, "id,name\n", &err), err);
+    for (int i = 0; i < 300; i++)
+        CHECK_OK(ldr_buf_printf(&t, &err, i == 250 ? "x%d,v\n" : "%d,\"a\nb\"\n", i), err);
+    check_range_error_line(ldr_buf_cstr(&t), 100,
+                           ":502: column 'id': invalid Int64 \"x250\": not an integer");
+    /* a range outside the data is refused */
+    path = temp_file("id,name\n1,a\n", 12);
+    ldr_csv_read_opts o = ldr_csv_read_opts_default();
+    o.range_begin = 2;
+    o.range_end = 12;
+    ldr_batch *b = NULL;
+    CHECK_FAILS(ldr_csv_read_file(path, &o, &b, &err), LDR_EINVAL);
+    o.range_begin = 8;
+    o.range_end = 99;
+    CHECK_FAILS(ldr_csv_read_file(path, &o, &b, &err), LDR_EINVAL);
+    unlink(path);
+    ldr_free(path);
+    ldr_buf_fini(&t);
+}
+
 static double now_sec(void)
 {
     struct timespec ts;
@@ -1627,6 +1777,7 @@ int main(void)
     RUN(roundtrip_random_strings);
     RUN(streaming_header_then_batches);
     RUN(read_file_paths);
+    RUN(split_ranges);
     RUN(big_file_performance_sanity);
     return harness_done();
 }
