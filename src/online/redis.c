@@ -30,6 +30,7 @@
  */
 #include "online/online.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,16 +41,20 @@
 
 #define SCAN_COUNT  "1000"
 #define MAX_BATCH   ((size_t)1 << 31) /* encoded bytes of one write batch */
-#define WRITE_FIXED 15                /* EVALSHA sha 1 key + at most 11 fixed ARGV */
+#define WRITE_FIXED 18                /* EVALSHA sha 2 key epoch + at most 13 fixed ARGV */
 #define FIELD_LEN   4                 /* a feature's field name: murmur3, little-endian */
 
 /*
- * Compare-and-set of one row. KEYS[1] the hash. ARGV: 1/2 new event seconds/nanos, 3/4
- * new created seconds/nanos (3 empty: none), 5 TTL seconds (0: none), 6 the
- * `_created_ts:<view>` field, then the field/value pairs to HSET, starting with
- * `_ts:<view>` (7, 8) [and `_created_ts:<view>` when there is one], then the features.
- * So the write is one HSET of ARGV[7..] (in slices of 1000 arguments: Lua's unpack has a
- * stack limit), plus an HDEL of a stale created field only when one is stored.
+ * Compare-and-set of one row. KEYS[1] the hash; KEYS[2] the project's write epoch
+ * (standalone: bumped when the row is written, see "Writes" below), or KEYS[1] again on a
+ * cluster, which has no epoch (a script's keys must share a slot). ARGV: 1/2 new event
+ * seconds/nanos, 3/4 new created seconds/nanos (3 empty: none), 5 TTL seconds (0: none), 6 the
+ * `_created_ts:<view>` field, 7/8 "HSET" and the key (unused here: they make argv[11..] of
+ * the EVALSHA the transactions' HSET command as it is, see tx_build), then the field/value
+ * pairs to HSET, starting with `_ts:<view>` (9, 10) [and `_created_ts:<view>` when there
+ * is one], then the features. So the write is one HSET of ARGV[9..] (in slices of 1000
+ * arguments: Lua's unpack has a stack limit), plus an HDEL of a stale created field only
+ * when one is stored.
  * Returns 1 when written, 0 when the stored row is newer.
  * ts() decodes a Timestamp: varints split in a low 28-bit part and the rest so that
  * negative (10-byte, two's complement) seconds stay exact in Lua's doubles.
@@ -79,7 +84,7 @@ static const char WRITE_LUA[] =
     "  return s < a[1] or (s == a[1] and n < a[2])\n"
     "end\n"
     "local k = KEYS[1]\n"
-    "local old = redis.call('HMGET', k, ARGV[7], ARGV[6])\n"
+    "local old = redis.call('HMGET', k, ARGV[9], ARGV[6])\n"
     "if old[1] then\n"
     "  local es, en = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "  local o = ts(old[1])\n"
@@ -95,13 +100,14 @@ static const char WRITE_LUA[] =
     "  end\n"
     "end\n"
     "local n = #ARGV\n"
-    "if n <= 1006 then\n"
-    "  redis.call('HSET', k, unpack(ARGV, 7, n))\n"
+    "if n <= 1008 then\n"
+    "  redis.call('HSET', k, unpack(ARGV, 9, n))\n"
     "else\n"
-    "  for i = 7, n, 1000 do redis.call('HSET', k, unpack(ARGV, i, math.min(i + 999, n))) end\n"
+    "  for i = 9, n, 1000 do redis.call('HSET', k, unpack(ARGV, i, math.min(i + 999, n))) end\n"
     "end\n"
     "if ARGV[3] == '' and old[2] then redis.call('HDEL', k, ARGV[6]) end\n"
     "if ARGV[5] ~= '0' then redis.call('EXPIRE', k, ARGV[5]) end\n"
+    "if KEYS[2] ~= k then redis.call('INCR', KEYS[2]) end\n"
     "return 1\n";
 
 typedef struct rds_store {
@@ -110,6 +116,7 @@ typedef struct rds_store {
     char ttl[24]; /* key_ttl_seconds as text; "0" for none */
     char sha[48]; /* SHA1 of WRITE_LUA from SCRIPT LOAD; "" until loaded */
     bool cluster;
+    bool watch_keys; /* concurrent_writers: any -- every transaction WATCHes its keys */
     ldr__online_redis_tx_hook tx_hook; /* tests: runs between a transaction's two round trips */
     void *tx_hook_arg;
 } rds_store;
@@ -216,6 +223,7 @@ static ldr_code rds_open(const ldr_config *cfg, void **self, ldr_err *err)
         return rc;
     }
     s->cluster = ldr_redis_is_cluster(s->conn);
+    s->watch_keys = cfg->online_redis_watch_keys;
     snprintf(s->ttl, sizeof s->ttl, "%lld",
              cfg->online_key_ttl_seconds > 0 ? cfg->online_key_ttl_seconds : 0);
     *self = s;
@@ -309,10 +317,41 @@ static void seconds_nanos(ldr_ts ts, ldr_arena *a, const char **s, const char **
     *ns = dec_i64(us * 1000, a);
 }
 
+/* The write epochs of a project (standalone only): EPOCH_SHARDS counters
+ * `larder:write_epoch:<project>:<shard>`; a key's shard is the top bits of its hash. Every
+ * Larder write transaction INCRs the epochs of the shards it writes and WATCHes them
+ * between its read and its write (see "Writes" below). Never Feast keys: a v3 entity key
+ * starts with its key count as 4 little-endian bytes, and "lard" would be 1.7 billion
+ * join keys. Names are made on first use (a push of one row needs one). */
+#define EPOCH_SHARDS 64
+
+typedef struct epochs {
+    const char *project;
+    ldr_arena *a;
+    const char *key[EPOCH_SHARDS];
+    size_t len[EPOCH_SHARDS];
+} epochs;
+
+static unsigned shard_of(const void *key, size_t len)
+{
+    return (unsigned)(ldr_hash_bytes(key, len) >> 58); /* 64 = 2^6 shards */
+}
+
+static void epoch_arg(epochs *e, unsigned shard, cmdb *c)
+{
+    if (!e->key[shard]) {
+        e->key[shard] = ldr_arena_sprintf(e->a, "larder:write_epoch:%s:%u", e->project, shard);
+        e->len[shard] = strlen(e->key[shard]);
+    }
+    cmd_arg(c, e->key[shard], e->len[shard]);
+}
+
 /* Builds the EVALSHA command of every row (validating and encoding all of them first,
- * so a bad value fails the batch before anything is sent). */
+ * so a bad value fails the batch before anything is sent). ep: the project's write
+ * epochs (standalone; shard[i] gets row i's shard), or NULL (cluster). */
 static ldr_code build_writes(rds_store *s, const ldr_online_view *v, const ldr_online_row *rows,
-                             size_t n, ldr_arena *a, cmdb *cb, ldr_redis_cmd *cmds, ldr_err *err)
+                             size_t n, epochs *ep, uint8_t *shard, ldr_arena *a, cmdb *cb,
+                             ldr_redis_cmd *cmds, ldr_err *err)
 {
     const char **fields = ldr_arena_calloc(a, v->n_features + 1, sizeof *fields);
     for (size_t f = 0; f < v->n_features; f++)
@@ -341,11 +380,19 @@ static ldr_code build_writes(rds_store *s, const ldr_online_view *v, const ldr_o
         }
         cmd_str(cp, "EVALSHA");
         cmd_str(cp, s->sha);
-        cmd_str(cp, "1");
+        cmd_str(cp, "2");
         cmd_arg(cp, key, kl);
-        const char *fixed[] = {es, ens, cs, cns, s->ttl, cr_f, ts_f};
+        if (ep) {
+            shard[i] = (uint8_t)shard_of(key, kl);
+            epoch_arg(ep, shard[i], cp);
+        } else {
+            cmd_arg(cp, key, kl);
+        }
+        const char *fixed[] = {es, ens, cs, cns, s->ttl, cr_f, "HSET"};
         for (size_t j = 0; j < LDR_ARRAY_LEN(fixed); j++)
             cmd_str(cp, fixed[j]);
+        cmd_arg(cp, key, kl);
+        cmd_str(cp, ts_f);
         cmd_arg(cp, tb, tl);
         if (r->created_ts != LDR_TS_NONE) {
             cmd_str(cp, cr_f);
@@ -397,34 +444,50 @@ static ldr_code collect_writes(rds_store *s, cmdb *cb, ldr_redis_cmd *cmds, size
     return rc;
 }
 
-/* ---- Writes: one optimistic transaction per batch (standalone) -------------------------
+/* ---- Writes: optimistic transactions guarded by write epochs (standalone) --------------
  *
- * A Lua script per row costs ~15 us inside Redis, three times the bare HSET (BENCHMARKS.md).
- * On a standalone server a batch is written instead in chunks of TX_CHUNK rows, each in two
- * rounds on one connection:
- *   1. WATCH every key of the chunk, then HMGET `_ts:<view>`/`_created_ts:<view>` of each;
- *   2. the client applies the newer-wins rule (as WRITE_LUA does, to the nanosecond) and
- *      sends MULTI, an HSET (+ HDEL of a stale created field, + EXPIRE) per newer row, EXEC.
- * Round 2 of a chunk goes in one pipeline with round 1 of the next chunk: one round trip
- * per chunk. Any change to a watched key between 1 and 2 (another writer) makes EXEC answer
- * nil and nothing of the chunk is applied; the chunk is then redone from 1 (UNWATCH first:
- * the next chunk's WATCH is pending), TX_TRIES times in all, and then written by the
- * per-row scripts. The rounds refuse to reconnect or re-send (LDR_REDIS_NO_RETRY/
- * NO_RECONNECT): on a new connection the WATCH would not hold. A connection failure
- * therefore makes the chunk fall back to the scripts, which may reconnect (a script run
- * twice is harmless), so failures are reported exactly as before. A batch holding a key
- * twice also uses the scripts (the rule must see the batch's earlier row). A cluster
- * keeps the scripts: MULTI/WATCH need every key in one slot. */
+ * A Lua script per row costs Redis about twice the bare HSET (BENCHMARKS.md), so on a
+ * standalone server a batch is written in transactions of up to TX_CHUNK rows, each in
+ * two rounds on one connection:
+ *   1. WATCH the write epochs of the chunk's shards (shard_of: 1 or 2 epochs, since a
+ *      batch is put in shard order first), then HMGET `_ts:<view>`/`_created_ts:<view>`
+ *      of each row;
+ *   2. the newer-wins decision in the client (as WRITE_LUA's, to the nanosecond), then
+ *      MULTI, an HSET (+ HDEL of a stale created field, + EXPIRE) per newer row, an INCR
+ *      of each of the chunk's epochs, EXEC; only UNWATCH when no row is newer.
+ * Every Larder write to a key INCRs its shard's epoch inside the same MULTI (or script)
+ * that writes it, so any Larder write to a key of the chunk between 1 and 2 makes EXEC
+ * answer nil and nothing of the chunk is applied. The chunk is then redone from 1
+ * watching its keys themselves (UNWATCH first: the next chunk's WATCH may be pending), so
+ * that only a write to one of them aborts it again, TX_TRIES times in all, and is then
+ * written by the per-row scripts. With `concurrent_writers: any` every chunk watches its
+ * keys, which also catches writers that are not Larder (Feast) -- at a cost: WATCH
+ * makes Redis spend 1.2-1.5x the CPU per row (BENCHMARKS.md), epochs 1.0-1.1x.
+ * Round 2 of a chunk goes in one pipeline with round 1 of the next: one round trip per
+ * chunk. The writer threads of one process would abort each other through the shared
+ * epochs, so chunks are picked out of order to avoid shards another thread of the
+ * process holds (g_busy_shards, a hint only: correctness rests on the WATCH).
+ * The rounds refuse to reconnect or re-send (LDR_REDIS_NO_RETRY/NO_RECONNECT): a WATCH
+ * does not survive a reconnect. A connection failure makes the chunk fall back to the
+ * scripts, which may reconnect (a script run twice is harmless), so failures are reported
+ * as the scripts report them. A batch holding a key twice also uses the scripts (the rule
+ * must see the batch's earlier row). A cluster keeps the scripts: MULTI/WATCH need every
+ * key in one slot. */
 
-#define TX_TRIES 3
-/* Rows per transaction. Redis's WATCH checks each key against the client's list of watched
- * keys (a linear scan), so one WATCH of a 10,000-row batch costs O(n^2) and ran 4x slower
- * than the scripts. Measured (INFO commandstats, 50 k rows): WATCH costs 0.5 us per row
- * at 32 keys, 0.8 at 64, 1.3 at 128, 2.9 at 256; each chunk costs one round trip. A small
- * chunk also aborts less often under concurrent writers. */
-#define TX_CHUNK 64
-#define ARG_CRF  9  /* EVALSHA argv (build_writes): `_created_ts:<view>` */
-#define ARG_TSF  10 /* `_ts:<view>`: the HSET pairs start here */
+#define TX_TRIES     3
+/* Rows per transaction. A keyed WATCH scans the client's list of watched keys for each
+ * key it adds (O(n^2) per chunk: 0.5 us per row at 32 keys, 0.8 at 64, 2.9 at 256), and
+ * with epochs, bigger chunks measured no better (Redis's CPU per row rose at 256 and 1024:
+ * larger MULTI queues). */
+#define TX_CHUNK     64
+#define TX_LOOKAHEAD 64 /* chunks tx_pick looks through for one of free shards */
+#define TX_REPROBE   16 /* after keys were found, chunks before EXISTS is tried again */
+#define ARG_CRF      10 /* EVALSHA argv (build_writes): `_created_ts:<view>` */
+#define ARG_HSET     11 /* "HSET", the key: argv[ARG_HSET..] is the row's HSET command */
+#define ARG_TSF      13 /* `_ts:<view>`: the HSET pairs start here */
+
+/* Shards held by this process's transactions in flight (a bit each). */
+static _Atomic uint64_t g_busy_shards;
 
 void ldr__online_redis_set_tx_hook(void *self, ldr__online_redis_tx_hook fn, void *arg)
 {
@@ -491,59 +554,148 @@ static ldr_code decide(const ldr_online_row *row, const redisReply *r, bool *wri
     return LDR_OK;
 }
 
-/* Round 1 of a chunk into out: [UNWATCH] WATCH <keys>, then HMGET of each row's
- * timestamps, routed by the chunk's first key. Returns the count (the HMGETs are last). */
-static size_t tx_watch_cmds(const ldr_redis_cmd *cmds, const cmdb *cb, size_t n, bool unwatch,
-                            ldr_arena *a, ldr_redis_cmd *out)
+/* One chunk of a batch in shard order: rows [off, off + m), their shards. */
+typedef struct txchunk {
+    size_t off, m;
+    uint64_t mask;
+    bool done;
+} txchunk;
+
+/* The state of a batch's transactions. cmds/cb/rows are in shard order. cur is the chunk
+ * under way (SIZE_MAX: none left); rd[0..n_rd) holds the replies of its round 1 (WATCH +
+ * HMGETs, the HMGETs last) when n_rd > 0. */
+typedef struct txrun {
+    rds_store *s;
+    epochs *ep;
+    ldr_redis_cmd *cmds;
+    cmdb *cb;
+    ldr_online_row *rows;
+    size_t *orig; /* orig[j]: the batch's index of row j */
+    txchunk *ch;
+    size_t n_ch, first_open; /* chunks before first_open are all done */
+    size_t cur, n_rd;
+    int attempt;
+    bool unwatch;         /* a stale WATCH may be pending: UNWATCH before the next one */
+    bool probe;           /* round 1 asks EXISTS of the keys, not their timestamps */
+    bool rd_probe;        /* rd holds the replies of a probing round 1 */
+    unsigned since_probe; /* chunks since the last probe */
+    uint64_t held;        /* this run's bits of g_busy_shards */
+    redisReply **rd, **rep;
+    ldr_redis_cmd *wc;
+    bool *write, *del_cr;
+    size_t *written;
+} txrun;
+
+/* Makes `held` this run's share of g_busy_shards. */
+static void tx_hold(txrun *t, uint64_t held)
 {
-    static const char *const unwatch_argv[] = {"UNWATCH"};
-    static const size_t unwatch_len[] = {7};
-    size_t k = 0;
-    if (unwatch)
-        out[k++] = (ldr_redis_cmd){1, unwatch_argv, unwatch_len, cmds[0].key, cmds[0].key_len};
-    cmdb w;
-    cmd_init(&w, n + 1, a);
-    cmd_str(&w, "WATCH");
-    for (size_t i = 0; i < n; i++)
-        cmd_arg(&w, cmds[i].key, cmds[i].key_len);
-    out[k++] = cmd_done(&w, cmds[0].key, cmds[0].key_len);
-    for (size_t i = 0; i < n; i++) {
+    uint64_t gone = t->held & ~held, added = held & ~t->held;
+    if (gone)
+        atomic_fetch_and(&g_busy_shards, ~gone);
+    if (added)
+        atomic_fetch_or(&g_busy_shards, added);
+    t->held = held;
+}
+
+/* The next chunk to start besides `busy` (SIZE_MAX: none): the first open one whose shards
+ * no other transaction of the process holds, else the first open one. */
+static size_t tx_pick(txrun *t, size_t busy)
+{
+    while (t->first_open < t->n_ch && t->ch[t->first_open].done)
+        t->first_open++;
+    uint64_t others = atomic_load(&g_busy_shards) & ~t->held;
+    size_t first = SIZE_MAX, seen = 0;
+    for (size_t k = t->first_open; k < t->n_ch && seen < TX_LOOKAHEAD; k++) {
+        if (t->ch[k].done || k == busy)
+            continue;
+        seen++;
+        if (first == SIZE_MAX)
+            first = k;
+        if (!(t->ch[k].mask & others))
+            return k;
+    }
+    return first;
+}
+
+/* Adds the epochs of mask's shards to c. */
+static void epoch_args(epochs *e, uint64_t mask, cmdb *c)
+{
+    for (unsigned b = 0; b < EPOCH_SHARDS; b++)
+        if (mask >> b & 1)
+            epoch_arg(e, b, c);
+}
+
+/* The HMGET of each row's timestamps of chunk ck into out; returns the count. */
+static size_t tx_read_cmds(const txrun *t, const txchunk *ck, ldr_arena *a, ldr_redis_cmd *out)
+{
+    const ldr_redis_cmd *cmds = t->cmds + ck->off;
+    const cmdb *cb = t->cb + ck->off;
+    for (size_t i = 0; i < ck->m; i++) {
         cmdb h;
         cmd_init(&h, 4, a);
         cmd_str(&h, "HMGET");
         cmd_arg(&h, cmds[i].key, cmds[i].key_len);
         cmd_arg(&h, cb[i].argv[ARG_TSF], cb[i].len[ARG_TSF]);
         cmd_arg(&h, cb[i].argv[ARG_CRF], cb[i].len[ARG_CRF]);
-        out[k++] = cmd_done(&h, cmds[i].key, cmds[i].key_len);
+        out[i] = cmd_done(&h, cmds[i].key, cmds[i].key_len);
     }
+    return ck->m;
+}
+
+/* Round 1 of chunk ck into out: [UNWATCH] WATCH <its epochs> or WATCH <its keys> (keyed),
+ * then EXISTS <its keys> (probe) or HMGET of each row's timestamps. Returns the count (the
+ * EXISTS or the HMGETs are last). */
+static size_t tx_watch_cmds(txrun *t, const txchunk *ck, bool unwatch, bool keyed, bool probe,
+                            ldr_arena *a, ldr_redis_cmd *out)
+{
+    static const char *const unwatch_argv[] = {"UNWATCH"};
+    static const size_t unwatch_len[] = {7};
+    const ldr_redis_cmd *cmds = t->cmds + ck->off;
+    size_t n = ck->m, k = 0;
+    if (unwatch)
+        out[k++] = (ldr_redis_cmd){1, unwatch_argv, unwatch_len, cmds[0].key, cmds[0].key_len};
+    cmdb w;
+    cmd_init(&w, (keyed ? n : EPOCH_SHARDS) + 1, a);
+    cmd_str(&w, "WATCH");
+    if (keyed)
+        for (size_t i = 0; i < n; i++)
+            cmd_arg(&w, cmds[i].key, cmds[i].key_len);
+    else
+        epoch_args(t->ep, ck->mask, &w);
+    out[k++] = cmd_done(&w, cmds[0].key, cmds[0].key_len);
+    if (!probe)
+        return k + tx_read_cmds(t, ck, a, out + k);
+    cmdb e;
+    cmd_init(&e, n + 1, a);
+    cmd_str(&e, "EXISTS");
+    for (size_t i = 0; i < n; i++)
+        cmd_arg(&e, cmds[i].key, cmds[i].key_len);
+    out[k++] = cmd_done(&e, cmds[0].key, cmds[0].key_len);
     return k;
 }
 
-/* Round 2 of a chunk into out: MULTI, per row to write HSET [HDEL] [EXPIRE], EXEC; only
- * UNWATCH when no row is newer. Returns the count (EXEC or UNWATCH is last). */
-static size_t tx_build(rds_store *s, const ldr_redis_cmd *cmds, const cmdb *cb, size_t n,
-                       const bool *write, const bool *del_cr, ldr_arena *a, ldr_redis_cmd *out)
+/* Round 2 of chunk ck into out: MULTI, per row to write HSET [HDEL] [EXPIRE], INCR of
+ * each of its epochs, EXEC; only UNWATCH when no row is newer. Returns the count (EXEC or
+ * UNWATCH is last). */
+static size_t tx_build(txrun *t, const txchunk *ck, ldr_arena *a, ldr_redis_cmd *out)
 {
     static const char *const multi[] = {"MULTI"}, *const exec_argv[] = {"EXEC"},
                              *const unwatch[] = {"UNWATCH"};
     static const size_t multi_len[] = {5}, exec_len[] = {4}, unwatch_len[] = {7};
-    bool ttl = strcmp(s->ttl, "0") != 0, any = false;
+    const ldr_redis_cmd *cmds = t->cmds + ck->off;
+    const cmdb *cb = t->cb + ck->off;
+    bool ttl = strcmp(t->s->ttl, "0") != 0, any = false;
     size_t k = 0;
     out[k++] = (ldr_redis_cmd){1, multi, multi_len, cmds[0].key, cmds[0].key_len};
-    for (size_t i = 0; i < n; i++) {
-        if (!write[i])
+    for (size_t i = 0; i < ck->m; i++) {
+        if (!t->write[i])
             continue;
         any = true;
         const void *key = cmds[i].key;
         size_t kl = cmds[i].key_len;
-        cmdb h;
-        cmd_init(&h, (size_t)(cb[i].argc - ARG_TSF) + 2, a);
-        cmd_str(&h, "HSET");
-        cmd_arg(&h, key, kl);
-        for (int j = ARG_TSF; j < cb[i].argc; j++)
-            cmd_arg(&h, cb[i].argv[j], cb[i].len[j]);
-        out[k++] = cmd_done(&h, key, kl);
-        if (del_cr[i]) {
+        out[k++] = (ldr_redis_cmd){cb[i].argc - ARG_HSET, cb[i].argv + ARG_HSET,
+                                   cb[i].len + ARG_HSET, key, kl};
+        if (t->del_cr[i]) {
             cmdb d;
             cmd_init(&d, 3, a);
             cmd_str(&d, "HDEL");
@@ -556,14 +708,24 @@ static size_t tx_build(rds_store *s, const ldr_redis_cmd *cmds, const cmdb *cb, 
             cmd_init(&e, 3, a);
             cmd_str(&e, "EXPIRE");
             cmd_arg(&e, key, kl);
-            cmd_str(&e, s->ttl);
+            cmd_str(&e, t->s->ttl);
             out[k++] = cmd_done(&e, key, kl);
         }
     }
-    if (!any)
-        k = 0;
-    out[k++] = (ldr_redis_cmd){1, any ? exec_argv : unwatch, any ? exec_len : unwatch_len,
-                               cmds[0].key, cmds[0].key_len};
+    if (!any) {
+        out[0] = (ldr_redis_cmd){1, unwatch, unwatch_len, cmds[0].key, cmds[0].key_len};
+        return 1;
+    }
+    for (unsigned b = 0; b < EPOCH_SHARDS; b++) {
+        if (!(ck->mask >> b & 1))
+            continue;
+        cmdb e;
+        cmd_init(&e, 2, a);
+        cmd_str(&e, "INCR");
+        epoch_arg(t->ep, b, &e);
+        out[k++] = cmd_done(&e, cmds[0].key, cmds[0].key_len);
+    }
+    out[k++] = (ldr_redis_cmd){1, exec_argv, exec_len, cmds[0].key, cmds[0].key_len};
     return k;
 }
 
@@ -614,53 +776,73 @@ static ldr_code script_write(rds_store *s, cmdb *cb, ldr_redis_cmd *cmds, size_t
     return rc;
 }
 
-/* The state of a batch's transactions: chunk c is next; rd[0..n_rd) holds the replies
- * of its round 1 (WATCH + HMGETs, the HMGETs last) when n_rd > 0. */
-typedef struct txrun {
-    rds_store *s;
-    ldr_redis_cmd *cmds;
-    cmdb *cb;
-    const ldr_online_row *rows;
-    size_t n, c, n_rd;
-    int attempt;
-    bool unwatch; /* a stale WATCH may be pending: UNWATCH before the next one */
-    redisReply **rd, **rep;
-    ldr_redis_cmd *wc;
-    bool *write, *del_cr;
-    size_t *written;
-} txrun;
-
-/* Chunk c falls back to the scripts (after a lost connection or too many aborts). */
-static ldr_code tx_fallback(txrun *t, size_t off, size_t m, ldr_err *err)
+/* The chunk under way falls back to the scripts (after a lost connection or too many
+ * aborts); the next one is picked. */
+static ldr_code tx_fallback(txrun *t, ldr_err *err)
 {
+    txchunk *ck = &t->ch[t->cur];
     ldr_redis_replies_free(t->rd, t->n_rd);
     t->n_rd = 0;
-    t->c++;
     t->attempt = 0;
     t->unwatch = true;
-    return script_write(t->s, t->cb + off, t->cmds + off, m, t->written, err);
+    ck->done = true;
+    tx_hold(t, 0);
+    ldr_code rc = script_write(t->s, t->cb + ck->off, t->cmds + ck->off, ck->m, t->written, err);
+    t->cur = tx_pick(t, SIZE_MAX);
+    return rc;
 }
 
-/* One step: chunk c's round 2 pipelined with chunk c + 1's round 1, so that a chunk costs
- * one round trip. Long for the bookkeeping of the two rounds' replies in one array. */
+/* One step: the current chunk's round 2 pipelined with the next chunk's round 1, so that
+ * a chunk costs one round trip. Long for the bookkeeping of the two rounds' replies in one
+ * array. */
 static ldr_code tx_step(txrun *t, ldr_arena *a, ldr_err *err)
 {
     const unsigned flags = LDR_REDIS_NO_RETRY | LDR_REDIS_NO_RECONNECT;
-    size_t off = t->c * TX_CHUNK, m = t->n - off < TX_CHUNK ? t->n - off : TX_CHUNK;
+    const txchunk *ck = &t->ch[t->cur];
+    size_t m = ck->m;
     ldr_err ignored;
     if (!t->n_rd) {
-        size_t k = tx_watch_cmds(t->cmds + off, t->cb + off, m, t->unwatch, a, t->wc);
+        tx_hold(t, ck->mask);
+        bool keyed = t->s->watch_keys || t->attempt > 0;
+        size_t k = tx_watch_cmds(t, ck, t->unwatch, keyed, t->probe, a, t->wc);
         if (ldr_redis_exec_flags(t->s->conn, t->wc, k, LDR_REDIS_NO_RETRY, t->rd, &ignored))
-            return tx_fallback(t, off, m, err);
+            return tx_fallback(t, err);
         t->n_rd = k;
+        t->rd_probe = t->probe;
+    }
+    bool fresh = false; /* no key of the chunk exists: every row is written */
+    if (t->rd_probe) {
+        const redisReply *r = t->rd[t->n_rd - 1];
+        if (r->type != REDIS_REPLY_INTEGER) {
+            tx_unwatch(t->s);
+            return reply_error(r, "EXISTS", err);
+        }
+        fresh = r->integer == 0;
+        t->probe = fresh;
+        t->since_probe = 0;
+        ldr_redis_replies_free(t->rd, t->n_rd);
+        t->n_rd = 0;
+        if (!fresh) { /* some exist: their timestamps, still under the WATCH */
+            size_t k = tx_read_cmds(t, ck, a, t->wc);
+            if (ldr_redis_exec_flags(t->s->conn, t->wc, k, flags, t->rd, &ignored))
+                return tx_fallback(t, err);
+            t->n_rd = k;
+        }
+    } else if (++t->since_probe == TX_REPROBE) {
+        t->probe = true; /* the keys may be new again */
     }
     size_t n_write = 0;
-    for (size_t i = 0; i < m; i++) {
+    for (size_t i = 0; i < m && fresh; i++) {
+        t->write[i] = true;
+        t->del_cr[i] = false;
+        n_write++;
+    }
+    for (size_t i = 0; i < m && !fresh; i++) {
         ldr_code rc =
-            decide(&t->rows[off + i], t->rd[t->n_rd - m + i], &t->write[i], &t->del_cr[i], err);
+            decide(&t->rows[ck->off + i], t->rd[t->n_rd - m + i], &t->write[i], &t->del_cr[i], err);
         if (rc != LDR_OK) {
             tx_unwatch(t->s);
-            ldr_err_prefix(err, "row %zu: ", off + i);
+            ldr_err_prefix(err, "row %zu: ", t->orig[ck->off + i]);
             return rc;
         }
         n_write += t->write[i];
@@ -669,52 +851,94 @@ static ldr_code tx_step(txrun *t, ldr_arena *a, ldr_err *err)
     t->n_rd = 0;
     if (t->s->tx_hook)
         t->s->tx_hook(t->s->tx_hook_arg, t->attempt);
-    size_t k2 = tx_build(t->s, t->cmds + off, t->cb + off, m, t->write, t->del_cr, a, t->wc);
-    size_t k1 = 0, noff = off + m, nm = t->n - noff < TX_CHUNK ? t->n - noff : TX_CHUNK;
-    if (noff < t->n)
-        k1 = tx_watch_cmds(t->cmds + noff, t->cb + noff, nm, false, a, t->wc + k2);
+    size_t k2 = tx_build(t, ck, a, t->wc), k1 = 0;
+    size_t next = tx_pick(t, t->cur);
+    if (next != SIZE_MAX) {
+        tx_hold(t, ck->mask | t->ch[next].mask);
+        k1 = tx_watch_cmds(t, &t->ch[next], false, t->s->watch_keys, t->probe, a, t->wc + k2);
+    }
     if (ldr_redis_exec_flags(t->s->conn, t->wc, k2 + k1, flags, t->rep, &ignored))
-        return tx_fallback(t, off, m, err); /* EXEC may have run: rewriting is harmless */
+        return tx_fallback(t, err); /* EXEC may have run: rewriting is harmless */
     bool aborted = false;
     ldr_code rc = n_write ? tx_result(t->rep[k2 - 1], &aborted, err) : LDR_OK;
     if (rc != LDR_OK)
         tx_unwatch(t->s);
     if (rc == LDR_OK && !aborted) {
         *t->written += n_write;
+        t->ch[t->cur].done = true;
         memcpy(t->rd, t->rep + k2, k1 * sizeof *t->rep);
         memset(t->rep + k2, 0, k1 * sizeof *t->rep);
         t->n_rd = k1;
-        t->c++;
+        t->rd_probe = t->probe;
+        t->cur = next;
         t->attempt = 0;
         t->unwatch = false;
     }
     ldr_redis_replies_free(t->rep, k2 + k1);
     if (rc == LDR_OK && aborted) {
-        t->unwatch = true; /* chunk c + 1's WATCH is pending */
+        t->unwatch = true; /* the next chunk's WATCH is pending */
         if (++t->attempt == TX_TRIES)
-            return tx_fallback(t, off, m, err);
+            return tx_fallback(t, err);
     }
     return rc;
 }
 
-/* Writes a batch of distinct keys in transactions of TX_CHUNK rows (standalone). */
-static ldr_code tx_write(rds_store *s, ldr_redis_cmd *cmds, cmdb *cb, const ldr_online_row *rows,
-                         size_t n, size_t *written, ldr_err *err)
+/* Puts the batch in shard order (a counting sort) and cuts it into chunks. */
+static void tx_plan(txrun *t, const ldr_redis_cmd *cmds, const cmdb *cb, const ldr_online_row *rows,
+                    const uint8_t *shard, size_t n)
 {
-    txrun t = {.s = s, .cmds = cmds, .cb = cb, .rows = rows, .n = n, .written = written};
+    size_t start[EPOCH_SHARDS + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        start[shard[i] + 1]++;
+    for (size_t b = 0; b < EPOCH_SHARDS; b++)
+        start[b + 1] += start[b];
+    for (size_t i = 0; i < n; i++) {
+        size_t j = start[shard[i]]++;
+        t->cmds[j] = cmds[i];
+        t->cb[j] = cb[i];
+        t->rows[j] = rows[i];
+        t->orig[j] = i;
+    }
+    t->n_ch = (n + TX_CHUNK - 1) / TX_CHUNK;
+    t->ch = ldr_xcalloc(t->n_ch, sizeof *t->ch);
+    for (size_t c = 0; c < t->n_ch; c++) {
+        txchunk *ck = &t->ch[c];
+        ck->off = c * TX_CHUNK;
+        ck->m = n - ck->off < TX_CHUNK ? n - ck->off : TX_CHUNK;
+        for (size_t j = ck->off; j < ck->off + ck->m; j++)
+            ck->mask |= (uint64_t)1 << shard[t->orig[j]];
+    }
+}
+
+/* Writes a batch of distinct keys in transactions of up to TX_CHUNK rows (standalone);
+ * shard[i] is row i's shard. */
+static ldr_code tx_write(rds_store *s, epochs *ep, const uint8_t *shard, const ldr_redis_cmd *cmds,
+                         const cmdb *cb, const ldr_online_row *rows, size_t n, size_t *written,
+                         ldr_err *err)
+{
+    txrun t = {.s = s, .ep = ep, .written = written};
+    t.cmds = ldr_xcalloc(n, sizeof *t.cmds);
+    t.cb = ldr_xcalloc(n, sizeof *t.cb);
+    t.rows = ldr_xcalloc(n, sizeof *t.rows);
+    t.orig = ldr_xcalloc(n, sizeof *t.orig);
+    tx_plan(&t, cmds, cb, rows, shard, n);
+    size_t cap = 4 * TX_CHUNK + EPOCH_SHARDS + 4; /* round 2 + the next round 1, at most */
     t.rd = ldr_xcalloc(TX_CHUNK + 2, sizeof *t.rd);
-    t.rep = ldr_xcalloc(4 * TX_CHUNK + 4, sizeof *t.rep);
-    t.wc = ldr_xcalloc(4 * TX_CHUNK + 4, sizeof *t.wc);
+    t.rep = ldr_xcalloc(cap, sizeof *t.rep);
+    t.wc = ldr_xcalloc(cap, sizeof *t.wc);
     t.write = ldr_xcalloc(TX_CHUNK, sizeof *t.write);
     t.del_cr = ldr_xcalloc(TX_CHUNK, sizeof *t.del_cr);
     ldr_arena a;
     ldr_arena_init(&a, 1 << 16);
     ldr_code rc = LDR_OK;
-    while (t.c * TX_CHUNK < n && rc == LDR_OK) {
+    t.probe = true;
+    t.cur = tx_pick(&t, SIZE_MAX);
+    while (t.cur != SIZE_MAX && rc == LDR_OK) {
         rc = tx_step(&t, &a, err);
         ldr_arena_fini(&a);
         ldr_arena_init(&a, 1 << 16);
     }
+    tx_hold(&t, 0);
     ldr_redis_replies_free(t.rd, t.n_rd);
     ldr_arena_fini(&a);
     ldr_free(t.del_cr);
@@ -722,6 +946,11 @@ static ldr_code tx_write(rds_store *s, ldr_redis_cmd *cmds, cmdb *cb, const ldr_
     ldr_free(t.wc);
     ldr_free(t.rep);
     ldr_free(t.rd);
+    ldr_free(t.ch);
+    ldr_free(t.orig);
+    ldr_free(t.rows);
+    ldr_free(t.cb);
+    ldr_free(t.cmds);
     return rc;
 }
 
@@ -733,10 +962,12 @@ static ldr_code rds_write(void *self, const ldr_online_view *v, const ldr_online
     ldr_arena_init(&a, 1 << 16);
     ldr_redis_cmd *cmds = ldr_xcalloc(n + 1, sizeof *cmds);
     cmdb *cb = ldr_xcalloc(n + 1, sizeof *cb);
+    epochs ep = {.project = v->project, .a = &a};
+    uint8_t *shard = ldr_arena_alloc(&a, n + 1);
     size_t written = 0;
-    ldr_code rc = build_writes(s, v, rows, n, &a, cb, cmds, err);
+    ldr_code rc = build_writes(s, v, rows, n, s->cluster ? NULL : &ep, shard, &a, cb, cmds, err);
     if (rc == LDR_OK && n && !s->cluster && !has_duplicate_keys(cmds, n, &a))
-        rc = tx_write(s, cmds, cb, rows, n, &written, err);
+        rc = tx_write(s, &ep, shard, cmds, cb, rows, n, &written, err);
     else if (rc == LDR_OK)
         rc = script_write(s, cb, cmds, n, &written, err);
     *n_written = written;
@@ -1090,9 +1321,38 @@ static ldr_code rds_update(void *self, const ldr_online_view *keep_or_add, size_
     return drop_views(self, drop, n_drop, err);
 }
 
+/* DELs a project's write epochs (standalone; a cluster has none). */
+static ldr_code drop_epochs(rds_store *s, const char *project, ldr_err *err)
+{
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    epochs ep = {.project = project, .a = &a};
+    cmdb c;
+    cmd_init(&c, EPOCH_SHARDS + 1, &a);
+    cmd_str(&c, "DEL");
+    epoch_args(&ep, UINT64_MAX, &c);
+    ldr_redis_cmd cmd = cmd_done(&c, ep.key[0], ep.len[0]);
+    redisReply *r = NULL;
+    ldr_code rc = exec(s, &cmd, 1, &r, err);
+    if (rc == LDR_OK && r->type != REDIS_REPLY_INTEGER)
+        rc = reply_error(r, "DEL", err);
+    ldr_redis_replies_free(&r, 1);
+    ldr_arena_fini(&a);
+    return rc;
+}
+
 static ldr_code rds_teardown(void *self, const ldr_online_view *views, size_t n, ldr_err *err)
 {
-    return drop_views(self, views, n, err);
+    rds_store *s = self;
+    ldr_code rc = drop_views(s, views, n, err);
+    for (size_t i = 0; i < n && rc == LDR_OK && !s->cluster; i++) {
+        bool seen = false; /* one DEL per distinct project */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(views[j].project, views[i].project);
+        if (!seen && (rc = drop_epochs(s, views[i].project, err)) != LDR_OK)
+            ldr_err_prefix(err, "online store (redis): deleting the write epochs: ");
+    }
+    return rc;
 }
 
 const ldr_online_ops ldr_online_redis_ops = {

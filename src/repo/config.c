@@ -128,9 +128,9 @@ static void read_registry(cfgctx *c, const ldr_node *n)
 /* The online_store keys each type accepts (type is always accepted). */
 static const char *const online_keys_sqlite[] = {"type", "path"};
 static const char *const online_keys_redis[] = {"type", "connection_string", "redis_type",
-                                                "key_ttl_seconds"};
-static const char *const online_keys_all[] = {"type", "path", "connection_string", "redis_type",
-                                              "key_ttl_seconds"};
+                                                "key_ttl_seconds", "concurrent_writers"};
+static const char *const online_keys_all[] = {
+    "type", "path", "connection_string", "redis_type", "key_ttl_seconds", "concurrent_writers"};
 
 /* Reports keys that exist for another online store type ("'path' applies to ..."). */
 static void check_online_keys(cfgctx *c, const ldr_node *n, const char *type)
@@ -194,10 +194,19 @@ static void read_redis_options(cfgctx *c, const ldr_node *n)
         else if (t)
             cfg->online_key_ttl_seconds = x;
     }
+    if ((v = ldr__node_get(n, "concurrent_writers"))) {
+        const char *t = scalar(c->diags, v, "concurrent_writers");
+        if (t && !strcmp(t, "any"))
+            cfg->online_redis_watch_keys = true;
+        else if (t && strcmp(t, "larder") != 0)
+            ldr_diags_addf(c->diags, &v->loc,
+                           "unknown concurrent_writers '%s' (supported: larder, any)", t);
+    }
 }
 
 /* online_store: {type: sqlite, path: ...} | {type: redis, connection_string: ...,
- * redis_type: redis|redis_cluster, key_ttl_seconds: N} | {type: memory} */
+ * redis_type: redis|redis_cluster, key_ttl_seconds: N, concurrent_writers: larder|any} |
+ * {type: memory} */
 static void read_online(cfgctx *c, const ldr_node *n)
 {
     ldr_config *cfg = c->cfg;

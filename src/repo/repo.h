@@ -59,6 +59,9 @@ typedef struct ldr_config {
     const char *online_connection_string;
     bool online_redis_cluster;
     long long online_key_ttl_seconds;
+    /* concurrent_writers: any -- write transactions WATCH every key (atomic against any
+     * client), not only the project's write epoch (atomic against Larder's writers). */
+    bool online_redis_watch_keys;
     const char *offline_type;             /* "file" */
     int entity_key_serialization_version; /* 3 */
 } ldr_config;

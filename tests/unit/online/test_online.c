@@ -41,7 +41,8 @@ static const char *g_cluster; /* LARDER_TEST_REDIS_CLUSTER (seed list) or NULL *
 /* Set while a Redis store test runs: random values stay within what Feast's protobuf
  * Value holds (whole-second timestamps, no null inside non-timestamp lists). */
 static bool g_feast_values;
-static long long g_ttl; /* key_ttl_seconds of the next Redis store opened */
+static long long g_ttl;   /* key_ttl_seconds of the next Redis store opened */
+static bool g_watch_keys; /* concurrent_writers: any for the next Redis store opened */
 
 static void fresh_path(char *buf, size_t cap)
 {
@@ -76,6 +77,7 @@ static ldr_online_store *open_type(const char *type, const char *path, ldr_err *
         cfg.online_connection_string = g_redis;
     }
     cfg.online_key_ttl_seconds = g_ttl;
+    cfg.online_redis_watch_keys = g_watch_keys;
     return ldr_online_open(&cfg, err);
 }
 
@@ -2146,6 +2148,114 @@ REDIS_TEST(tx_concurrent_writer_keeps_newer)
     ldr_online_close(s);
 }
 
+/* A writer that is not Larder (a raw HSET of a newer `_ts`, as Feast's materialization
+ * would write) between the two round trips. With the default (concurrent_writers: larder)
+ * the transaction watches only the write epochs, which such a writer does not bump: its
+ * row is overwritten (the documented limit, the same race as Feast's own writer). With
+ * concurrent_writers: any the keys themselves are watched: EXEC aborts, the retry reads
+ * the newer row and keeps it. (A cluster writes by scripts: the hook never runs there.) */
+typedef struct foreign_rival {
+    ldr_redis *r;
+    const char *key;
+    size_t key_len;
+    int calls;
+} foreign_rival;
+
+static void foreign_write(void *arg, int attempt)
+{
+    foreign_rival *f = arg;
+    if (f->calls++ > 0 || attempt > 0)
+        return;
+    const char *argv[] = {"HSET", f->key, "_ts:driver", "\x08\x01"}; /* 1 s: newer */
+    size_t lens[] = {0, f->key_len, 0, 2};
+    redisReply *rep = raw_cmd(f->r, argv, lens, 4);
+    CHECK(rep && rep->type == REDIS_REPLY_INTEGER);
+    ldr_redis_replies_free(&rep, 1);
+}
+
+REDIS_TEST(foreign_writer_needs_concurrent_writers_any)
+{
+    if (strcmp(g_type, "redis") != 0)
+        return;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_redis *r = raw_redis(&a);
+    ldr_online_keyref k = key_i64(&a, "driver_id", 2);
+    foreign_rival f = {r, NULL, 0, 0};
+    f.key = full_key_of(&k, "proj", &a, &f.key_len);
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    for (int any = 0; any < 2; any++) {
+        char path[128];
+        g_watch_keys = any;
+        ldr_online_store *s = open_fresh(path, sizeof path);
+        g_watch_keys = false;
+        if (!s)
+            break;
+        CHECK_EQ_I64(write_three(s, &v, 10), 3);
+        f.calls = 0;
+        ldr__online_redis_set_tx_hook(ldr__online_store_self(s), foreign_write, &f);
+        CHECK_EQ_I64(write_three(s, &v, 20), any ? 2 : 3);
+        CHECK_EQ_I64(f.calls, any ? 2 : 1); /* any: the retry ran the hook again */
+        ldr_online_hit h = read_xs(s, &v, 2, &a);
+        CHECK(h.found);
+        CHECK_EQ_I64(h.event_ts, any ? 1000000 : 20);
+        CHECK_XS(s, &v, 3, 30, 20, LDR_TS_NONE);
+        ldr__online_redis_set_tx_hook(ldr__online_store_self(s), NULL, NULL);
+        ldr_online_close(s);
+    }
+    ldr_redis_close(r);
+    ldr_arena_fini(&a);
+}
+
+/* The sum of a project's write epochs (standalone). */
+static long long epoch_sum(ldr_redis *r, const char *project)
+{
+    char pattern[128];
+    snprintf(pattern, sizeof pattern, "larder:write_epoch:%s:*", project);
+    const char *argv[] = {"KEYS", pattern};
+    redisReply *keys = raw_cmd(r, argv, NULL, 2);
+    long long sum = 0;
+    for (size_t i = 0; keys && keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
+        const char *g[] = {"GET", keys->element[i]->str};
+        redisReply *v = raw_cmd(r, g, NULL, 2);
+        if (v && v->type == REDIS_REPLY_STRING)
+            sum += strtoll(v->str, NULL, 10);
+        ldr_redis_replies_free(&v, 1);
+    }
+    ldr_redis_replies_free(&keys, 1);
+    return sum;
+}
+
+/* The per-row scripts bump the epoch of every row they write, inside the script, so that a
+ * transaction of another Larder writer that read before the script wrote aborts. A batch
+ * holding a key twice goes through the scripts. */
+REDIS_TEST(scripts_bump_write_epochs)
+{
+    if (strcmp(g_type, "redis") != 0)
+        return;
+    char path[128];
+    ldr_online_store *s = open_fresh(path, sizeof path);
+    if (!s)
+        return;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_redis *r = raw_redis(&a);
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    ldr_value vals[] = {v_i64(1), v_str(LDR_TYPE_STRING, "s", 1)};
+    ldr_online_row rows[] = {{key_i64(&a, "driver_id", 1), vals, 10, LDR_TS_NONE},
+                             {key_i64(&a, "driver_id", 2), vals, 10, LDR_TS_NONE},
+                             {key_i64(&a, "driver_id", 1), vals, 20, LDR_TS_NONE},
+                             {key_i64(&a, "driver_id", 2), vals, 5, LDR_TS_NONE}};
+    size_t w = 0;
+    ldr_err err;
+    CHECK_OK(ldr_online_write(s, &v, rows, 4, &w, &err), err);
+    CHECK_EQ_I64(w, 3); /* driver 2 at 5 is older */
+    CHECK_EQ_I64(epoch_sum(r, "proj"), 3);
+    ldr_redis_close(r);
+    ldr_arena_fini(&a);
+    ldr_online_close(s);
+}
+
 /* A node that lost its script cache (restart, failover, SCRIPT FLUSH) answers EVALSHA
  * with NOSCRIPT; the write falls back to EVAL and still applies newer-wins. */
 REDIS_TEST(script_cache_flush_is_recovered)
@@ -2197,6 +2307,33 @@ static long long dbsize(ldr_redis *r)
     return total;
 }
 
+/* Counts the write epochs (`larder:write_epoch:<project>:<shard>`) on every node; project
+ * "*" for every project's. */
+static long long epoch_keys(ldr_redis *r, const char *project)
+{
+    char pattern[128];
+    snprintf(pattern, sizeof pattern, "larder:write_epoch:%s:*", project);
+    long long total = 0;
+    for (size_t i = 0; i < ldr_redis_node_count(r); i++) {
+        const char *argv[] = {"KEYS", pattern};
+        size_t len[] = {4, strlen(pattern)};
+        ldr_redis_cmd c = {2, argv, len, NULL, 0};
+        redisReply *rep = NULL;
+        ldr_err err;
+        CHECK_OK(ldr_redis_exec_node(r, i, &c, 1, &rep, &err), err);
+        if (rep && rep->type == REDIS_REPLY_ARRAY)
+            total += (long long)rep->elements;
+        ldr_redis_replies_free(&rep, 1);
+    }
+    return total;
+}
+
+/* The entity hashes on every node (keys that are not write epochs). */
+static long long hashes(ldr_redis *r)
+{
+    return dbsize(r) - epoch_keys(r, "*");
+}
+
 /* Dropping a view SCANs every node, leaves other views and projects alone (also a
  * project whose name ends like this one's), and deletes hashes left empty. */
 REDIS_TEST(drop_scans_every_node)
@@ -2220,11 +2357,16 @@ REDIS_TEST(drop_scans_every_node)
     CHECK_OK(ldr_online_write(s, &vb, rows, N / 2, NULL, &err), err);
     CHECK_OK(ldr_online_write(s, &other, rows, 10, NULL, &err), err);
     ldr_redis *r = raw_redis(&a);
-    CHECK_EQ_I64(dbsize(r), N + 10);
-    if (!strcmp(g_type, "redis_cluster"))
+    bool cluster = !strcmp(g_type, "redis_cluster");
+    CHECK_EQ_I64(hashes(r), N + 10);
+    /* 300 keys over 64 shards touch nearly all of them (63 with today's hash); a cluster
+     * has no epochs */
+    long long ep = epoch_keys(r, "proj");
+    CHECK(cluster ? ep == 0 : ep >= 48 && ep <= 64);
+    if (cluster)
         CHECK_EQ_I64(ldr_redis_node_count(r), 3);
     CHECK_OK(ldr_online_update(s, &vb, 1, &va, 1, &err), err);
-    CHECK_EQ_I64(dbsize(r), N / 2 + 10); /* hashes holding only va are gone */
+    CHECK_EQ_I64(hashes(r), N / 2 + 10); /* hashes holding only va are gone */
     ldr_online_keyref keys[] = {rows[0].key, rows[N - 1].key};
     ldr_online_hit h[2];
     CHECK_OK(ldr_online_read(s, &va, xs_names, xs_types, 2, keys, 2, &a, h, &err), err);
@@ -2232,7 +2374,9 @@ REDIS_TEST(drop_scans_every_node)
     CHECK_XS(s, &vb, 0, 1, 5, LDR_TS_NONE);
     CHECK_XS(s, &other, 0, 1, 5, LDR_TS_NONE);
     CHECK_OK(ldr_online_teardown(s, &vb, 1, &err), err);
-    CHECK_EQ_I64(dbsize(r), 10);
+    CHECK_EQ_I64(hashes(r), 10);
+    CHECK_EQ_I64(epoch_keys(r, "proj"), 0);       /* teardown deletes the project's epochs */
+    CHECK(cluster || epoch_keys(r, "xproj") > 0); /* and no other project's */
     ldr_redis_close(r);
     ldr_arena_fini(&a);
     ldr_online_close(s);
@@ -2496,6 +2640,10 @@ int main(void)
     RUN(read_many_one_hmget_per_key_redis_cluster);
     RUN(tx_concurrent_writer_keeps_newer_redis);
     RUN(tx_concurrent_writer_keeps_newer_redis_cluster);
+    RUN(foreign_writer_needs_concurrent_writers_any_redis);
+    RUN(scripts_bump_write_epochs_redis);
+    RUN(scripts_bump_write_epochs_redis_cluster);
+    RUN(foreign_writer_needs_concurrent_writers_any_redis_cluster);
     RUN(script_cache_flush_is_recovered_redis);
     RUN(script_cache_flush_is_recovered_redis_cluster);
     RUN(drop_scans_every_node_redis);

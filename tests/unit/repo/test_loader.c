@@ -548,6 +548,37 @@ TEST(config_online_store_types)
     }
     ldr_config_fini(&cfg);
     ldr_diags_fini(&g);
+    /* concurrent_writers: larder (the default) or any; a redis option only */
+    ldr_diags_init(&g);
+    write_file(dir, "feature_store.yaml",
+               "project: p\nonline_store: {type: redis, concurrent_writers: any}\n");
+    CHECK_OK(ldr_config_load(dir, &cfg, &g, &err), err);
+    CHECK(cfg.online_redis_watch_keys);
+    ldr_config_fini(&cfg);
+    write_file(dir, "feature_store.yaml",
+               "project: p\nonline_store: {type: redis, concurrent_writers: larder}\n");
+    CHECK_OK(ldr_config_load(dir, &cfg, &g, &err), err);
+    CHECK(!cfg.online_redis_watch_keys);
+    ldr_config_fini(&cfg);
+    write_file(dir, "feature_store.yaml",
+               "project: p\nonline_store: {type: redis, concurrent_writers: all}\n");
+    CHECK_FAILS(ldr_config_load(dir, &cfg, &g, &err), LDR_ECONFIG);
+    CHECK_EQ_I64(g.n, 1);
+    if (g.n == 1)
+        CHECK_EQ_STR(g.items[0], "feature_store.yaml:2:49: unknown concurrent_writers 'all' "
+                                 "(supported: larder, any)");
+    ldr_config_fini(&cfg);
+    ldr_diags_fini(&g);
+    ldr_diags_init(&g);
+    write_file(dir, "feature_store.yaml",
+               "project: p\nonline_store: {type: sqlite, concurrent_writers: any}\n");
+    CHECK_FAILS(ldr_config_load(dir, &cfg, &g, &err), LDR_ECONFIG);
+    CHECK_EQ_I64(g.n, 1);
+    if (g.n == 1)
+        CHECK_EQ_STR(g.items[0], "feature_store.yaml:2:30: 'concurrent_writers' does not apply "
+                                 "to online_store type 'sqlite' (it is a redis option)");
+    ldr_config_fini(&cfg);
+    ldr_diags_fini(&g);
     remove_tree(dir);
 }
 
