@@ -272,6 +272,11 @@ ldr_value ldr_value_null(ldr_type t);
  */
 LDR_MUST_USE ldr_code ldr_value_from_text(ldr_type t, const char *s, size_t len, ldr_arena *a,
                                           ldr_value *out, ldr_err *err);
+
+/** Clinger's fast path of strtod: s[0..len) as a plain decimal ([+-]digits[.digits], at
+ * most 15 digits in all) into *out, exactly what strtod returns; false for anything else
+ * (exponents, more digits, "nan", ".5"), which ldr_value_from_text handles. */
+bool ldr_f64_parse_decimal(const char *s, size_t len, double *out);
 /** Appends the canonical text form (floats in shortest round-trip form, timestamps RFC
  * 3339, lists as JSON arrays, null as "null" inside lists and "" at top level). */
 LDR_MUST_USE ldr_code ldr_value_to_text(const ldr_value *v, ldr_buf *out, ldr_err *err);

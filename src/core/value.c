@@ -231,7 +231,7 @@ static ldr_code int_from_text(ldr_type t, const char *s, size_t len, ldr_value *
  * strtod's (Clinger's fast path). glibc's strtod was the largest client cost of a CSV
  * materialization (BENCHMARKS.md, Redis section). Anything else returns false.
  */
-static bool f64_short_decimal(const char *s, size_t len, double *out)
+bool ldr_f64_parse_decimal(const char *s, size_t len, double *out)
 {
     static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 1e7,
                                  1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
@@ -267,7 +267,7 @@ static ldr_code float_from_text(ldr_type t, const char *s, size_t len, ldr_value
 {
     if (len == 0 || is_space(s[0]))
         return conv_fail(t, s, len, err, "not a number");
-    if (t == LDR_TYPE_FLOAT64 && f64_short_decimal(s, len, &out->u.f64))
+    if (t == LDR_TYPE_FLOAT64 && ldr_f64_parse_decimal(s, len, &out->u.f64))
         return LDR_OK;
     char small[64];
     char *z = len < sizeof small ? small : ldr_xmalloc(len + 1);

@@ -531,6 +531,11 @@ static ldr_code append_converted(csv_reader *r, ldr_col *c, const char *s, size_
         ldr_col_append_null(c);
         return LDR_OK;
     }
+    double d; /* the common feature column: no ldr_value round trip */
+    if (c->type == LDR_TYPE_FLOAT64 && ldr_f64_parse_decimal(s, len, &d)) {
+        ldr_col_append_f64(c, d);
+        return LDR_OK;
+    }
     ldr_value v;
     ldr_code rc = ldr_value_from_text(c->type, s, len, &r->values, &v, err);
     if (rc != LDR_OK)
