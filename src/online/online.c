@@ -186,6 +186,11 @@ ldr_code ldr_online_read_many(ldr_online_store *s, const ldr_online_read_req *re
     return LDR_OK;
 }
 
+bool ldr_online_key_ordered_writes(const ldr_online_store *s)
+{
+    return s->ops->key_ordered_writes;
+}
+
 unsigned ldr_online_parallel_writers(const ldr_online_store *s)
 {
     return s->ops->parallel_writers ? s->ops->parallel_writers : 1;

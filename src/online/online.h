@@ -195,6 +195,15 @@ LDR_MUST_USE ldr_code ldr_online_row_entries(const void *row, size_t len, ldr_ar
  * its previous content. */
 LDR_MUST_USE ldr_code ldr_online_pb_value_encode(const ldr_value *v, ldr_buf *out, ldr_err *err);
 
+/** The longest Value ldr_online_pb_scalar_encode writes: a tag byte and a 10-byte varint. */
+#define LDR_ONLINE_PB_SCALAR_MAX 11
+
+/** The serialized Value of a non-null number, bool or timestamp (the same bytes as
+ * ldr_online_pb_value_encode) into out; returns its length, or 0 for other values (null,
+ * strings, bytes, lists), which take ldr_online_pb_value_encode. No allocation: the
+ * materialization's per-value path. */
+size_t ldr_online_pb_scalar_encode(const ldr_value *v, uint8_t out[LDR_ONLINE_PB_SCALAR_MAX]);
+
 /**
  * Decodes a serialized Value. *out is a value of the stored type; a null of type
  * LDR_TYPE_INVALID for the empty message or null_val; and, for a member Larder has no
@@ -297,6 +306,9 @@ typedef struct ldr_online_ops {
      * 1): a network store overlaps one writer's client work with another's round trips;
      * sqlite has one writer at a time and a memory store is private to its handle. */
     unsigned parallel_writers;
+    /* Batches go faster in key order (neighbouring B-tree pages): the materialization
+     * sorts them first. Redis and the memory store hash their keys: no use. */
+    bool key_ordered_writes;
 } ldr_online_ops;
 
 extern const ldr_online_ops ldr_online_memory_ops;
@@ -390,6 +402,9 @@ LDR_MUST_USE ldr_code ldr_online_read_many(ldr_online_store *s, const ldr_online
 /** Whether the store keeps a table per view (sqlite, memory: reading or writing a view
  * that update never created is LDR_ENOTFOUND). Redis has no tables: false. */
 bool ldr_online_has_tables(const ldr_online_store *s);
+
+/** ops->key_ordered_writes of the store's backend. */
+bool ldr_online_key_ordered_writes(const ldr_online_store *s);
 
 /** ops->parallel_writers of the store's backend, at least 1. */
 unsigned ldr_online_parallel_writers(const ldr_online_store *s);

@@ -259,6 +259,26 @@ static ldr_code put_scalar(ldr_buf *out, const ldr_value *v, ldr_err *err)
     }
 }
 
+size_t ldr_online_pb_scalar_encode(const ldr_value *v, uint8_t out[LDR_ONLINE_PB_SCALAR_MAX])
+{
+    if (v->is_null || !ldr_type_valid(v->type) || ldr_type_is_list(v->type) ||
+        v->type == LDR_TYPE_STRING || v->type == LDR_TYPE_BYTES)
+        return 0;
+    unsigned field = (unsigned)v->type; /* < 16: the tag is one byte */
+    if (v->type == LDR_TYPE_FLOAT64 || v->type == LDR_TYPE_FLOAT32) {
+        out[0] = (uint8_t)(field << 3 | (v->type == LDR_TYPE_FLOAT64 ? WT_I64 : WT_I32));
+        put_fixed_le(out + 1, v);
+        return 1 + fixed_width(v->type);
+    }
+    out[0] = (uint8_t)(field << 3 | WT_VARINT);
+    size_t n = 1;
+    for (uint64_t x = elem_varint(v);; x >>= 7) {
+        out[n++] = (uint8_t)(x < 0x80 ? x : (x & 0x7F) | 0x80);
+        if (x < 0x80)
+            return n;
+    }
+}
+
 /* Checks a list's elements: of the element type, and null only in timestamp lists. */
 static ldr_code check_list(const ldr_value *v, ldr_err *err)
 {

@@ -759,5 +759,6 @@ const ldr_online_ops ldr_online_sqlite_ops = {
     .read = sql_read,
     .teardown = sql_teardown,
     .has_tables = true,
+    .key_ordered_writes = true,
     .integrity_check = sql_integrity_check,
 };
