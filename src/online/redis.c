@@ -116,7 +116,7 @@ typedef struct rds_store {
     char ttl[24]; /* key_ttl_seconds as text; "0" for none */
     char sha[48]; /* SHA1 of WRITE_LUA from SCRIPT LOAD; "" until loaded */
     bool cluster;
-    bool watch_keys; /* concurrent_writers: any -- every transaction WATCHes its keys */
+    int writers;                       /* concurrent_writers: LDR_WRITERS_* (repo.h) */
     ldr__online_redis_tx_hook tx_hook; /* tests: runs between a transaction's two round trips */
     void *tx_hook_arg;
 } rds_store;
@@ -223,7 +223,7 @@ static ldr_code rds_open(const ldr_config *cfg, void **self, ldr_err *err)
         return rc;
     }
     s->cluster = ldr_redis_is_cluster(s->conn);
-    s->watch_keys = cfg->online_redis_watch_keys;
+    s->writers = (int)cfg->online_concurrent_writers;
     snprintf(s->ttl, sizeof s->ttl, "%lld",
              cfg->online_key_ttl_seconds > 0 ? cfg->online_key_ttl_seconds : 0);
     *self = s;
@@ -260,6 +260,15 @@ static ldr_code encode_row(const ldr_online_view *v, const ldr_online_row *row, 
         if (!x->is_null && x->type != fd->type)
             return ldr_err_setf(err, LDR_EINVAL, "feature '%s': value of type %s, declared %s",
                                 fd->name, ldr_type_name(x->type), ldr_type_name(fd->type));
+        uint8_t sb[LDR_ONLINE_PB_SCALAR_MAX];
+        size_t sn = ldr_online_pb_scalar_encode(x, sb);
+        if (sn) { /* numbers, bools, timestamps: no buffer round trip */
+            char *p = ldr_arena_alloc(a, sn);
+            memcpy(p, sb, sn);
+            cmd_arg(c, fields[f], FIELD_LEN);
+            cmd_arg(c, p, sn);
+            continue;
+        }
         ldr_buf_reset(tmp);
         ldr_code rc = ldr_online_pb_value_encode(x, tmp, err);
         if (rc != LDR_OK) {
@@ -654,6 +663,8 @@ static size_t tx_watch_cmds(txrun *t, const txchunk *ck, bool unwatch, bool keye
     size_t n = ck->m, k = 0;
     if (unwatch)
         out[k++] = (ldr_redis_cmd){1, unwatch_argv, unwatch_len, cmds[0].key, cmds[0].key_len};
+    if (t->s->writers == LDR_WRITERS_NONE)
+        goto read;
     cmdb w;
     cmd_init(&w, (keyed ? n : EPOCH_SHARDS) + 1, a);
     cmd_str(&w, "WATCH");
@@ -663,6 +674,7 @@ static size_t tx_watch_cmds(txrun *t, const txchunk *ck, bool unwatch, bool keye
     else
         epoch_args(t->ep, ck->mask, &w);
     out[k++] = cmd_done(&w, cmds[0].key, cmds[0].key_len);
+read:
     if (!probe)
         return k + tx_read_cmds(t, ck, a, out + k);
     cmdb e;
@@ -685,8 +697,10 @@ static size_t tx_build(txrun *t, const txchunk *ck, ldr_arena *a, ldr_redis_cmd 
     const ldr_redis_cmd *cmds = t->cmds + ck->off;
     const cmdb *cb = t->cb + ck->off;
     bool ttl = strcmp(t->s->ttl, "0") != 0, any = false;
+    bool guard = t->s->writers != LDR_WRITERS_NONE;
     size_t k = 0;
-    out[k++] = (ldr_redis_cmd){1, multi, multi_len, cmds[0].key, cmds[0].key_len};
+    if (guard)
+        out[k++] = (ldr_redis_cmd){1, multi, multi_len, cmds[0].key, cmds[0].key_len};
     for (size_t i = 0; i < ck->m; i++) {
         if (!t->write[i])
             continue;
@@ -712,6 +726,8 @@ static size_t tx_build(txrun *t, const txchunk *ck, ldr_arena *a, ldr_redis_cmd 
             out[k++] = cmd_done(&e, key, kl);
         }
     }
+    if (!guard)
+        return k; /* unguarded: the writes alone (nothing when no row is newer) */
     if (!any) {
         out[0] = (ldr_redis_cmd){1, unwatch, unwatch_len, cmds[0].key, cmds[0].key_len};
         return 1;
@@ -803,7 +819,7 @@ static ldr_code tx_step(txrun *t, ldr_arena *a, ldr_err *err)
     ldr_err ignored;
     if (!t->n_rd) {
         tx_hold(t, ck->mask);
-        bool keyed = t->s->watch_keys || t->attempt > 0;
+        bool keyed = t->s->writers == LDR_WRITERS_ANY || t->attempt > 0;
         size_t k = tx_watch_cmds(t, ck, t->unwatch, keyed, t->probe, a, t->wc);
         if (ldr_redis_exec_flags(t->s->conn, t->wc, k, LDR_REDIS_NO_RETRY, t->rd, &ignored))
             return tx_fallback(t, err);
@@ -855,12 +871,20 @@ static ldr_code tx_step(txrun *t, ldr_arena *a, ldr_err *err)
     size_t next = tx_pick(t, t->cur);
     if (next != SIZE_MAX) {
         tx_hold(t, ck->mask | t->ch[next].mask);
-        k1 = tx_watch_cmds(t, &t->ch[next], false, t->s->watch_keys, t->probe, a, t->wc + k2);
+        k1 = tx_watch_cmds(t, &t->ch[next], false, t->s->writers == LDR_WRITERS_ANY, t->probe, a,
+                           t->wc + k2);
     }
     if (ldr_redis_exec_flags(t->s->conn, t->wc, k2 + k1, flags, t->rep, &ignored))
         return tx_fallback(t, err); /* EXEC may have run: rewriting is harmless */
     bool aborted = false;
-    ldr_code rc = n_write ? tx_result(t->rep[k2 - 1], &aborted, err) : LDR_OK;
+    ldr_code rc = LDR_OK;
+    if (t->s->writers == LDR_WRITERS_NONE) { /* no EXEC: each write's own reply */
+        for (size_t i = 0; i < k2 && rc == LDR_OK; i++)
+            if (t->rep[i]->type == REDIS_REPLY_ERROR)
+                rc = reply_error(t->rep[i], "write", err);
+    } else if (n_write) {
+        rc = tx_result(t->rep[k2 - 1], &aborted, err);
+    }
     if (rc != LDR_OK)
         tx_unwatch(t->s);
     if (rc == LDR_OK && !aborted) {

@@ -197,15 +197,17 @@ static void read_redis_options(cfgctx *c, const ldr_node *n)
     if ((v = ldr__node_get(n, "concurrent_writers"))) {
         const char *t = scalar(c->diags, v, "concurrent_writers");
         if (t && !strcmp(t, "any"))
-            cfg->online_redis_watch_keys = true;
+            cfg->online_concurrent_writers = LDR_WRITERS_ANY;
+        else if (t && !strcmp(t, "none"))
+            cfg->online_concurrent_writers = LDR_WRITERS_NONE;
         else if (t && strcmp(t, "larder") != 0)
             ldr_diags_addf(c->diags, &v->loc,
-                           "unknown concurrent_writers '%s' (supported: larder, any)", t);
+                           "unknown concurrent_writers '%s' (supported: larder, any, none)", t);
     }
 }
 
 /* online_store: {type: sqlite, path: ...} | {type: redis, connection_string: ...,
- * redis_type: redis|redis_cluster, key_ttl_seconds: N, concurrent_writers: larder|any} |
+ * redis_type: redis|redis_cluster, key_ttl_seconds: N, concurrent_writers: larder|any|none} |
  * {type: memory} */
 static void read_online(cfgctx *c, const ldr_node *n)
 {

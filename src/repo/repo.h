@@ -59,9 +59,13 @@ typedef struct ldr_config {
     const char *online_connection_string;
     bool online_redis_cluster;
     long long online_key_ttl_seconds;
-    /* concurrent_writers: any -- write transactions WATCH every key (atomic against any
-     * client), not only the project's write epoch (atomic against Larder's writers). */
-    bool online_redis_watch_keys;
+    /* concurrent_writers (redis): who else may write the store during a write, so what
+     * Larder's read-compare-write must guard against (docs/online-redis.md). */
+    enum {
+        LDR_WRITERS_LARDER = 0, /* other Larder writers: WATCH of write epochs (default) */
+        LDR_WRITERS_ANY,        /* any client, Feast too: WATCH of every key */
+        LDR_WRITERS_NONE        /* nobody: read, then write, unguarded (Feast's protocol) */
+    } online_concurrent_writers;
     const char *offline_type;             /* "file" */
     int entity_key_serialization_version; /* 3 */
 } ldr_config;

@@ -41,8 +41,8 @@ static const char *g_cluster; /* LARDER_TEST_REDIS_CLUSTER (seed list) or NULL *
 /* Set while a Redis store test runs: random values stay within what Feast's protobuf
  * Value holds (whole-second timestamps, no null inside non-timestamp lists). */
 static bool g_feast_values;
-static long long g_ttl;   /* key_ttl_seconds of the next Redis store opened */
-static bool g_watch_keys; /* concurrent_writers: any for the next Redis store opened */
+static long long g_ttl; /* key_ttl_seconds of the next Redis store opened */
+static int g_writers;   /* concurrent_writers of the next Redis store opened */
 
 static void fresh_path(char *buf, size_t cap)
 {
@@ -77,7 +77,7 @@ static ldr_online_store *open_type(const char *type, const char *path, ldr_err *
         cfg.online_connection_string = g_redis;
     }
     cfg.online_key_ttl_seconds = g_ttl;
-    cfg.online_redis_watch_keys = g_watch_keys;
+    cfg.online_concurrent_writers = g_writers;
     return ldr_online_open(&cfg, err);
 }
 
@@ -839,7 +839,8 @@ TEST(row_corrupt_input_is_an_error)
 
 /* ---- The store suite (run against every backend) -------------------------------------- */
 
-/* Defines test_<name>_memory, _sqlite, _redis and _redis_cluster running the same body.
+/* Defines test_<name>_memory, _sqlite, _redis, _redis_cluster and _redis_unguarded
+ * (concurrent_writers: none) running the same body.
  * The Redis ones skip (TAP) unless redis_servers.py exported the servers' addresses. */
 #define STORE_TEST(name)                                                          \
     static void store_##name(void);                                               \
@@ -868,6 +869,16 @@ TEST(row_corrupt_input_is_an_error)
         g_feast_values = true;                                                    \
         store_##name();                                                           \
         g_feast_values = false;                                                   \
+    }                                                                             \
+    TEST(name##_redis_unguarded)                                                  \
+    {                                                                             \
+        SKIP_UNLESS(g_redis, "LARDER_TEST_REDIS not set (no redis-server)");      \
+        g_type = "redis";                                                         \
+        g_writers = LDR_WRITERS_NONE;                                             \
+        g_feast_values = true;                                                    \
+        store_##name();                                                           \
+        g_feast_values = false;                                                   \
+        g_writers = LDR_WRITERS_LARDER;                                           \
     }                                                                             \
     static void store_##name(void)
 
@@ -1693,12 +1704,40 @@ TEST(pb_value_vectors)
         ldr_buf_reset(&b);
         CHECK_OK(ldr_online_pb_value_encode(&vec[i].v, &b, &err), err);
         CHECK_HEX(&b, vec[i].hex);
+        /* the allocation-free scalar path writes the same bytes, or declines */
+        uint8_t sb[LDR_ONLINE_PB_SCALAR_MAX];
+        size_t sn = ldr_online_pb_scalar_encode(&vec[i].v, sb);
+        ldr_type t = vec[i].v.type;
+        bool scalar = !vec[i].v.is_null && !ldr_type_is_list(t) && t != LDR_TYPE_STRING &&
+                      t != LDR_TYPE_BYTES;
+        CHECK_EQ_I64(sn, scalar ? b.len : 0);
+        CHECK(!sn || !memcmp(sb, b.ptr, sn));
         ldr_value back;
         CHECK_OK(ldr_online_pb_value_decode(b.ptr, b.len, &a, &back, &err), err);
         if (vec[i].v.is_null)
             CHECK(back.is_null && back.type == LDR_TYPE_INVALID);
         else if (!ldr_value_eq(&back, &vec[i].v))
             HARNESS_FAIL("vector %zu (%s) does not decode back", i, vec[i].hex);
+    }
+    /* The scalar path against the general one on random numbers of every width. */
+    for (int i = 0; i < 20000; i++) {
+        uint64_t x = (uint64_t)rand() << 40 ^ (uint64_t)rand() << 20 ^ (uint64_t)rand();
+        int shift = rand() % 64;
+        ldr_value r[] = {v_i64((int64_t)(x >> shift)),
+                         v_i64(-(int64_t)(x >> shift)),
+                         v_i32((int32_t)(x >> 32)),
+                         v_f64((double)x / (double)(shift + 1)),
+                         v_f32((float)(x >> shift)),
+                         v_ts((ldr_ts)(x >> shift) - (1LL << 40)),
+                         v_bool(x & 1)};
+        for (size_t k = 0; k < LDR_ARRAY_LEN(r); k++) {
+            ldr_buf_reset(&b);
+            CHECK_OK(ldr_online_pb_value_encode(&r[k], &b, &err), err);
+            uint8_t sb[LDR_ONLINE_PB_SCALAR_MAX];
+            size_t sn = ldr_online_pb_scalar_encode(&r[k], sb);
+            if (sn != b.len || memcmp(sb, b.ptr, sn) != 0)
+                HARNESS_FAIL("scalar encoding of value %zu (type %d) differs", k, (int)r[k].type);
+        }
     }
     /* Sub-second parts of UnixTimestamp values are dropped (rounded down), like Feast. */
     ldr_value frac = v_ts(1700000000750000LL), neg = v_ts(-1);
@@ -1989,9 +2028,21 @@ REDIS_TEST(key_ttl_expires)
     ldr_online_close(s);
 }
 
+static long long cmd_calls(ldr_redis *r, const char *cmd, bool reset);
+static size_t write_ids(ldr_online_store *s, const ldr_online_view *v, int n, ldr_ts ev);
+
 /* Sums "cmdstat_hmget:calls=N" of INFO commandstats over every node. */
 static long long hmget_calls(ldr_redis *r, bool reset)
 {
+    return cmd_calls(r, "hmget", reset);
+}
+
+/* Sums "cmdstat_<cmd>:calls=N" of INFO commandstats over every node (reset: CONFIG
+ * RESETSTAT instead, returns 0). */
+static long long cmd_calls(ldr_redis *r, const char *cmd, bool reset)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", cmd);
     long long total = 0;
     for (size_t i = 0; i < ldr_redis_node_count(r); i++) {
         const char *a1[] = {"CONFIG", "RESETSTAT"}, *a2[] = {"INFO", "commandstats"};
@@ -2001,14 +2052,52 @@ static long long hmget_calls(ldr_redis *r, bool reset)
         redisReply *rep = NULL;
         ldr_err err;
         CHECK_OK(ldr_redis_exec_node(r, i, &c, 1, &rep, &err), err);
-        const char *p = rep && rep->type == REDIS_REPLY_STRING
-                            ? strstr(rep->str, "cmdstat_hmget:calls=")
-                            : NULL;
+        const char *p = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, needle) : NULL;
         if (p)
-            total += strtoll(p + 20, NULL, 10);
+            total += strtoll(p + strlen(needle), NULL, 10);
         ldr_redis_replies_free(&rep, 1);
     }
     return total;
+}
+
+/* What each concurrent_writers mode sends for 200 new keys (4 chunks of 64 or fewer):
+ * larder watches epochs in MULTI/EXEC transactions, any watches the keys, none sends the
+ * reads and the HSETs alone. New keys are probed with one EXISTS per chunk and need no
+ * HMGET; keys that exist are read with HMGET. */
+REDIS_TEST(concurrent_writers_modes_send_what_they_say)
+{
+    if (strcmp(g_type, "redis") != 0)
+        return;
+    ldr_arena a;
+    ldr_arena_init(&a, 4096);
+    ldr_redis *r = raw_redis(&a);
+    ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
+    const int modes[] = {LDR_WRITERS_LARDER, LDR_WRITERS_ANY, LDR_WRITERS_NONE};
+    for (size_t m = 0; m < LDR_ARRAY_LEN(modes); m++) {
+        char path[128];
+        g_writers = modes[m];
+        ldr_online_store *s = open_fresh(path, sizeof path);
+        g_writers = LDR_WRITERS_LARDER;
+        if (!s)
+            break;
+        cmd_calls(r, "", true);
+        CHECK_EQ_I64(write_ids(s, &v, 200, 10), 200);
+        long long watch = cmd_calls(r, "watch", false), exec = cmd_calls(r, "exec", false);
+        CHECK_EQ_I64(cmd_calls(r, "hset", false), 200);
+        CHECK_EQ_I64(cmd_calls(r, "exists", false), 4);
+        CHECK_EQ_I64(cmd_calls(r, "hmget", false), 0);
+        CHECK_EQ_I64(exec, modes[m] == LDR_WRITERS_NONE ? 0 : 4);
+        CHECK_EQ_I64(watch, modes[m] == LDR_WRITERS_NONE ? 0 : 4);
+        CHECK_EQ_I64(cmd_calls(r, "incr", false) > 0, modes[m] != LDR_WRITERS_NONE);
+        /* older rows of the same keys: they exist, so they are read, and all skipped */
+        cmd_calls(r, "", true);
+        CHECK_EQ_I64(write_ids(s, &v, 200, 5), 0);
+        CHECK_EQ_I64(cmd_calls(r, "hmget", false), 200);
+        CHECK_EQ_I64(cmd_calls(r, "hset", false), 0);
+        ldr_online_close(s);
+    }
+    ldr_redis_close(r);
+    ldr_arena_fini(&a);
 }
 
 /* Views sharing join keys share a hash: a two-view read is one HMGET per entity key. */
@@ -2186,9 +2275,9 @@ REDIS_TEST(foreign_writer_needs_concurrent_writers_any)
     ldr_online_view v = view_of("proj", "driver", xs_fields, 2);
     for (int any = 0; any < 2; any++) {
         char path[128];
-        g_watch_keys = any;
+        g_writers = any ? LDR_WRITERS_ANY : LDR_WRITERS_LARDER;
         ldr_online_store *s = open_fresh(path, sizeof path);
-        g_watch_keys = false;
+        g_writers = LDR_WRITERS_LARDER;
         if (!s)
             break;
         CHECK_EQ_I64(write_three(s, &v, 10), 3);
@@ -2596,42 +2685,52 @@ int main(void)
     RUN(round_trip_every_type_sqlite);
     RUN(round_trip_every_type_redis);
     RUN(round_trip_every_type_redis_cluster);
+    RUN(round_trip_every_type_redis_unguarded);
     RUN(unknown_keys_are_not_found_memory);
     RUN(unknown_keys_are_not_found_sqlite);
     RUN(unknown_keys_are_not_found_redis);
     RUN(unknown_keys_are_not_found_redis_cluster);
+    RUN(unknown_keys_are_not_found_redis_unguarded);
     RUN(newer_wins_memory);
     RUN(newer_wins_sqlite);
     RUN(newer_wins_redis);
     RUN(newer_wins_redis_cluster);
+    RUN(newer_wins_redis_unguarded);
     RUN(newer_wins_within_one_batch_memory);
     RUN(newer_wins_within_one_batch_sqlite);
     RUN(newer_wins_within_one_batch_redis);
     RUN(newer_wins_within_one_batch_redis_cluster);
+    RUN(newer_wins_within_one_batch_redis_unguarded);
     RUN(failed_write_changes_nothing_memory);
     RUN(failed_write_changes_nothing_sqlite);
     RUN(failed_write_changes_nothing_redis);
     RUN(failed_write_changes_nothing_redis_cluster);
+    RUN(failed_write_changes_nothing_redis_unguarded);
     RUN(schema_change_needs_no_rewrite_memory);
     RUN(schema_change_needs_no_rewrite_sqlite);
     RUN(schema_change_needs_no_rewrite_redis);
     RUN(schema_change_needs_no_rewrite_redis_cluster);
+    RUN(schema_change_needs_no_rewrite_redis_unguarded);
     RUN(update_drop_and_teardown_memory);
     RUN(update_drop_and_teardown_sqlite);
     RUN(update_drop_and_teardown_redis);
     RUN(update_drop_and_teardown_redis_cluster);
+    RUN(update_drop_and_teardown_redis_unguarded);
     RUN(views_and_projects_are_separate_memory);
     RUN(views_and_projects_are_separate_sqlite);
     RUN(views_and_projects_are_separate_redis);
     RUN(views_and_projects_are_separate_redis_cluster);
+    RUN(views_and_projects_are_separate_redis_unguarded);
     RUN(entityless_and_composite_keys_memory);
     RUN(entityless_and_composite_keys_sqlite);
     RUN(entityless_and_composite_keys_redis);
     RUN(entityless_and_composite_keys_redis_cluster);
+    RUN(entityless_and_composite_keys_redis_unguarded);
     RUN(read_many_matches_single_reads_memory);
     RUN(read_many_matches_single_reads_sqlite);
     RUN(read_many_matches_single_reads_redis);
     RUN(read_many_matches_single_reads_redis_cluster);
+    RUN(read_many_matches_single_reads_redis_unguarded);
     RUN(feast_bytes_both_ways_redis);
     RUN(feast_bytes_both_ways_redis_cluster);
     RUN(key_ttl_expires_redis);
@@ -2640,6 +2739,8 @@ int main(void)
     RUN(read_many_one_hmget_per_key_redis_cluster);
     RUN(tx_concurrent_writer_keeps_newer_redis);
     RUN(tx_concurrent_writer_keeps_newer_redis_cluster);
+    RUN(concurrent_writers_modes_send_what_they_say_redis);
+    RUN(concurrent_writers_modes_send_what_they_say_redis_cluster);
     RUN(foreign_writer_needs_concurrent_writers_any_redis);
     RUN(scripts_bump_write_epochs_redis);
     RUN(scripts_bump_write_epochs_redis_cluster);

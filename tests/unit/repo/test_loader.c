@@ -553,12 +553,17 @@ TEST(config_online_store_types)
     write_file(dir, "feature_store.yaml",
                "project: p\nonline_store: {type: redis, concurrent_writers: any}\n");
     CHECK_OK(ldr_config_load(dir, &cfg, &g, &err), err);
-    CHECK(cfg.online_redis_watch_keys);
+    CHECK_EQ_I64(cfg.online_concurrent_writers, LDR_WRITERS_ANY);
     ldr_config_fini(&cfg);
     write_file(dir, "feature_store.yaml",
                "project: p\nonline_store: {type: redis, concurrent_writers: larder}\n");
     CHECK_OK(ldr_config_load(dir, &cfg, &g, &err), err);
-    CHECK(!cfg.online_redis_watch_keys);
+    CHECK_EQ_I64(cfg.online_concurrent_writers, LDR_WRITERS_LARDER);
+    ldr_config_fini(&cfg);
+    write_file(dir, "feature_store.yaml",
+               "project: p\nonline_store: {type: redis, concurrent_writers: none}\n");
+    CHECK_OK(ldr_config_load(dir, &cfg, &g, &err), err);
+    CHECK_EQ_I64(cfg.online_concurrent_writers, LDR_WRITERS_NONE);
     ldr_config_fini(&cfg);
     write_file(dir, "feature_store.yaml",
                "project: p\nonline_store: {type: redis, concurrent_writers: all}\n");
@@ -566,7 +571,7 @@ TEST(config_online_store_types)
     CHECK_EQ_I64(g.n, 1);
     if (g.n == 1)
         CHECK_EQ_STR(g.items[0], "feature_store.yaml:2:49: unknown concurrent_writers 'all' "
-                                 "(supported: larder, any)");
+                                 "(supported: larder, any, none)");
     ldr_config_fini(&cfg);
     ldr_diags_fini(&g);
     ldr_diags_init(&g);
