@@ -6,8 +6,10 @@
  */
 #include "api/api.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -373,7 +375,12 @@ TEST(materialize_and_online_api)
     mo.start = 1704067200LL * 1000000;                         /* 2024-01-01 */
     mo.end = mo.start + 86400LL * 1000000;
     mo.threads = 2;
+    /* the reading threads lower their own priority; the caller's is left alone */
+    errno = 0;
+    int nice_before = getpriority(PRIO_PROCESS, 0);
+    CHECK(errno == 0);
     CHECK_OK(ldr_store_materialize(st, &mo, &err), err);
+    CHECK_EQ_I64(getpriority(PRIO_PROCESS, 0), nice_before);
     const char *feats[] = {"stats:conv"};
     const char *keys[] = {"driver_id"};
     const char *vals[] = {"1", "2", "3", NULL};
