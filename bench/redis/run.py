@@ -1,23 +1,29 @@
 #!/usr/bin/env python3
 """bench/redis -- the Redis online store against Redis's own tools, side by side.
 
-  python3 bench/redis/run.py [--quick] [--larder build/larder] [materialize|serve|all]
+  python3 bench/redis/run.py [--quick] [--larder build/larder] [--modes larder,none]
+                             [materialize|serve|contention|all]
 
 materialize  rows/s of `larder materialize` of N drivers x 10 Float64 features (CSV source,
              one row per driver) into an empty redis-server, against `redis-cli --pipe`
              of the same HSETs (the same keys, fields and Value/Timestamp bytes, generated
-             here: v3 key + project, murmur3 field names) into an empty redis-server.
-             Larder's time is the whole command (reading the CSV, the winner pass, the
-             newer-wins compare-and-set: WATCH/MULTI transactions on a standalone server);
-             redis-cli's is the pipe alone. redis-server
-             pinned to CPU 1, the client to CPU 0; FLUSHALL before each run; 5
-             alternations, medians. Target: ratio >= 0.8.
+             here: v3 key + project, murmur3 field names) into an empty redis-server, for
+             each concurrent_writers mode of --modes (larder: transactions guarded by write
+             epochs, the default; any: by WATCH of every key; none: Feast's unguarded
+             read-then-write). Larder's time is the whole command (reading the CSV, the
+             winner pass, the newer-wins writes); redis-cli's is the pipe alone.
+             redis-server pinned to CPU 1, the client to CPU 0; FLUSHALL before each run;
+             5 rounds, the order rotated each round; medians, and redis-server's own CPU
+             time (INFO cpu) against the pipe's. Target: ratio >= 0.8.
 serve        req/s of `larder serve` (1 worker, Redis store) for 1 entity x 10 features
              with wrk at 64 connections, against redis-benchmark's HMGET of the same 12
              fields (10 features, _ts, _created_ts) of the same hash at 64 connections,
              no pipelining. Larder and redis-server share CPU 1 (the client has CPU 0);
              5 alternations, medians. Reported, no target: Larder adds HTTP, JSON and a
              Redis round trip per request.
+contention   (not part of all) redis-server's CPU time for the same pipe with CPU 0 idle
+             and with a busy loop on CPU 0: on a machine whose two CPUs share a core, any
+             client work slows Redis down.
 Needs redis-server, redis-cli, redis-benchmark and wrk; parts missing a tool are skipped.
 """
 import argparse
@@ -97,12 +103,13 @@ def median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def make_repo(tmp, n, port):
-    d = os.path.join(tmp, f"repo_{port}")
+def make_repo(tmp, n, port, writers="larder"):
+    d = os.path.join(tmp, f"repo_{port}_{writers}")
     os.makedirs(os.path.join(d, "data"), exist_ok=True)
     with open(os.path.join(d, "feature_store.yaml"), "w") as f:
         f.write(f"project: {PROJECT}\nregistry: data/registry.db\nonline_store: "
-                f"{{type: redis, connection_string: \"127.0.0.1:{port}\"}}\n")
+                f"{{type: redis, connection_string: \"127.0.0.1:{port}\", "
+                f"concurrent_writers: {writers}}}\n")
     with open(os.path.join(d, "defs.yaml"), "w") as f:
         f.write("kind: Entity\nname: driver\njoin_keys: [driver_id]\nvalue_type: Int64\n---\n"
                 "kind: DataSource\nname: stats\ntype: file\npath: data/stats.csv\n"
@@ -145,45 +152,100 @@ def start_redis(port):
     raise RuntimeError("redis-server did not start")
 
 
-def materialize(tmp, quick):
+def redis_cpu(port):
+    info = redis_servers.command(port, "INFO", "cpu")
+    d = dict(line.split(":", 1) for line in info.split("\r\n") if ":" in line)
+    return float(d["used_cpu_user"]) + float(d["used_cpu_sys"])
+
+
+def materialize(tmp, quick, modes):
     if not (shutil.which("redis-server") and shutil.which("redis-cli")):
         print("materialize: SKIP (needs redis-server and redis-cli)")
         return None
     n = 50_000 if quick else 200_000
     port = redis_servers.free_port()
     pr = start_redis(port)
-    repo = make_repo(tmp, n, port)
+    repos = {m: make_repo(tmp, n, port, m) for m in modes}
     pipe = pipe_file(tmp, n)
-    larder_rps, cli_rps = [], []
+    runs = ["pipe"] + list(modes)
+    rps = {r: [] for r in runs}
+    cpu = {r: [] for r in runs}
     try:
         for i in range(5):
-            for which in (("l", "c") if i % 2 == 0 else ("c", "l")):
+            order = runs[i % len(runs):] + runs[:i % len(runs)]  # rotated each round
+            for which in order:
                 redis_servers.command(port, "FLUSHALL")
+                c0 = redis_cpu(port)
                 t = time.perf_counter()
-                if which == "l":
-                    subprocess.run(["taskset", "-c", "0", LARDER[0], "-c", repo, "materialize",
-                                    "2023-01-01T00:00:00Z", "2024-01-01T00:00:00Z"], check=True,
-                                   capture_output=True)
-                    larder_rps.append(n / (time.perf_counter() - t))
-                else:
+                if which == "pipe":
                     with open(pipe, "rb") as f:
                         subprocess.run(["taskset", "-c", "0", "redis-cli", "-p", str(port),
                                         "--pipe"], stdin=f, check=True, capture_output=True)
-                    cli_rps.append(n / (time.perf_counter() - t))
+                else:
+                    subprocess.run(["taskset", "-c", "0", LARDER[0], "-c", repos[which],
+                                    "materialize", "2023-01-01T00:00:00Z",
+                                    "2024-01-01T00:00:00Z"], check=True, capture_output=True)
+                rps[which].append(n / (time.perf_counter() - t))
+                cpu[which].append(redis_cpu(port) - c0)
                 keys = int(redis_servers.command(port, "DBSIZE")) - len(
                     redis_servers.command(port, "KEYS", "larder:write_epoch:*"))
                 if keys != n:
-                    raise RuntimeError(f"{keys} entity keys after a run, not {n}")
-            print(f"  run {i + 1}: Larder {larder_rps[-1]:.0f} rows/s, redis-cli --pipe "
-                  f"{cli_rps[-1]:.0f} rows/s", flush=True)
+                    raise RuntimeError(f"{which}: {keys} entity keys after a run, not {n}")
+            print(f"  run {i + 1}: redis-cli --pipe {rps['pipe'][-1]:.0f} rows/s; " +
+                  "; ".join(f"Larder ({m}) {rps[m][-1]:.0f} rows/s" for m in modes), flush=True)
     finally:
         pr.kill()
         pr.wait()
-    lr, cr = median(larder_rps), median(cli_rps)
-    print(f"(1) materialize {n} rows x 10 features into Redis: Larder {lr:.0f} rows/s, "
-          f"redis-cli --pipe of the same HSETs {cr:.0f} rows/s, ratio {lr / cr:.2f} "
-          f"(target >= 0.8)")
-    return lr, cr
+    cr = median(rps["pipe"])
+    out = {}
+    for m in modes:
+        lr = median(rps[m])
+        per_round = median([a / b for a, b in zip(rps[m], rps["pipe"])])
+        cpu_ratio = median([a / b for a, b in zip(cpu[m], cpu["pipe"])])
+        print(f"(1) materialize {n} rows x 10 features into Redis, concurrent_writers: {m}: "
+              f"Larder {lr:.0f} rows/s, redis-cli --pipe of the same HSETs {cr:.0f} rows/s, "
+              f"ratio {lr / cr:.2f} (median of per-round ratios {per_round:.2f}; "
+              f"redis-server CPU {cpu_ratio:.2f}x the pipe's) (target >= 0.8)")
+        out[m] = (lr, cr)
+    return out
+
+
+def contention(quick):
+    """How much a busy CPU 0 (the client's) slows redis-server on CPU 1: the same pipe
+    of HSETs with CPU 0 idle and with a busy loop on it, alternating, 5 rounds."""
+    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        print("contention: SKIP (needs redis-server and redis-cli)")
+        return None
+    n = 50_000 if quick else 200_000
+    port = redis_servers.free_port()
+    pr = start_redis(port)
+    tmp = tempfile.mkdtemp(prefix="ldr_bench_redis_")
+    pipe = pipe_file(tmp, n)
+    cpu = {False: [], True: []}
+    try:
+        for i in range(5):
+            for busy in ((False, True) if i % 2 == 0 else (True, False)):
+                burner = subprocess.Popen(["taskset", "-c", "0", "sh", "-c",
+                                           "while :; do :; done"]) if busy else None
+                try:
+                    redis_servers.command(port, "FLUSHALL")
+                    c0 = redis_cpu(port)
+                    with open(pipe, "rb") as f:
+                        subprocess.run(["taskset", "-c", "0", "redis-cli", "-p", str(port),
+                                        "--pipe"], stdin=f, check=True, capture_output=True)
+                    cpu[busy].append(redis_cpu(port) - c0)
+                finally:
+                    if burner:
+                        burner.kill()
+                        burner.wait()
+    finally:
+        pr.kill()
+        pr.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    idle, busy = median(cpu[False]), median(cpu[True])
+    print(f"(c) redis-server CPU for the pipe of {n} HSETs: {idle:.2f} s with CPU 0 idle, "
+          f"{busy:.2f} s with a busy loop on CPU 0 ({busy / idle:.2f}x)")
+    return idle, busy
 
 
 def serve(tmp, quick):
@@ -248,14 +310,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--larder", default=os.path.join(ROOT, "build", "larder"))
+    ap.add_argument("--modes", default="larder,none",
+                    help="concurrent_writers modes to materialize with (comma-separated: "
+                         "larder, any, none; default larder,none)")
     ap.add_argument("what", nargs="?", default="all",
-                    choices=["materialize", "serve", "all"])
+                    choices=["materialize", "serve", "contention", "all"])
     a = ap.parse_args()
     LARDER[0] = os.path.abspath(a.larder)
     tmp = tempfile.mkdtemp(prefix="ldr_bench_redis_")
     try:
         if a.what in ("materialize", "all"):
-            materialize(tmp, a.quick)
+            materialize(tmp, a.quick, [m for m in a.modes.split(",") if m])
+        if a.what == "contention":
+            contention(a.quick)
         if a.what in ("serve", "all"):
             serve(tmp, a.quick)
     finally:
