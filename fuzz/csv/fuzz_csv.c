@@ -5,6 +5,8 @@
  * limits), byte 1 up to three of the first eight header columns for a schema (3 bits
  * each, 0 ends the list), bytes 2-3 their types (a nibble each), the rest is CSV text. The driver
  * reads the text once as strings to learn the header, then with the chosen options and schema.
+ * Ranges: the strings read is also done range by range (ldr_csv_split_mem with a small
+ * target), which must give the same rows in order, or fail exactly when the whole fails.
  * Invariants checked on every batch that reads (a violation aborts with a description on stderr):
  *   - shape: every column has the batch's row count;
  *   - CSV round trip: ldr_csv_write_batch, read back with the batch's own names and
@@ -75,6 +77,68 @@ static bool ts_in_range(const ldr_col *c)
             return false;
     }
     return true;
+}
+
+/* Cell i of a against cell j of b (typed values; "" as null for strings). */
+static bool cells_equal_at(const ldr_col *a, size_t i, const ldr_col *b, size_t j, ldr_arena *ar)
+{
+    ldr_value va, vb;
+    ldr_col_get(a, i, ar, &va);
+    ldr_col_get(b, j, ar, &vb);
+    if (a->type == LDR_TYPE_STRING || a->type == LDR_TYPE_BYTES) {
+        va.is_null = va.is_null || va.u.str.len == 0;
+        vb.is_null = vb.is_null || vb.u.str.len == 0;
+    }
+    return ldr_value_eq(&va, &vb);
+}
+
+/* Split into ranges (target from the text's length and a selector byte) and read range by
+ * range as strings, the text gives exactly the rows of the whole read, in order, or fails
+ * in some range exactly when the whole read fails. whole: the whole read, NULL when it
+ * failed. */
+static void check_ranges(const char *text, size_t len, const ldr_csv_read_opts *plain,
+                         const ldr_batch *whole, uint8_t sel)
+{
+    if (plain->max_rows)
+        return; /* the row limit applies per read: a range may hold fewer */
+    size_t target = 1 + (len >> (1 + sel % 4)) + sel / 4;
+    ldr_csv_range *r = NULL;
+    size_t n = 0;
+    ldr_csv_split_mem(text, len, plain, target, &r, &n);
+    ldr_arena ar;
+    ldr_arena_init(&ar, 4096);
+    size_t row = 0;
+    bool failed = false;
+    for (size_t i = 0; i < n && !failed; i++) {
+        if (i > 0 && r[i].begin != r[i - 1].end)
+            fail("ranges are not contiguous", NULL);
+        ldr_csv_read_opts ro = *plain;
+        ro.range_begin = r[i].begin;
+        ro.range_end = r[i].end;
+        ro.range_line = r[i].line;
+        ldr_batch *b = NULL;
+        ldr_err err;
+        ldr_err_clear(&err);
+        ldr_code rc = ldr_csv_read_mem(NAME, text, len, &ro, &b, &err);
+        if (rc != LDR_OK) {
+            check_error(rc, &err);
+            failed = true;
+            break;
+        }
+        if (whole && (b->n_cols != whole->n_cols || row + b->n_rows > whole->n_rows))
+            fail("a range read has other columns or more rows than the whole", NULL);
+        for (size_t k = 0; whole && k < b->n_rows; k++, row++)
+            for (size_t c = 0; c < b->n_cols; c++)
+                if (!cells_equal_at(b->cols[c], k, whole->cols[c], row, &ar))
+                    fail("a range read differs from the whole read", whole->names[c]);
+        ldr_batch_free(b);
+    }
+    if (whole && (failed || row != whole->n_rows))
+        fail(failed ? "a range fails but the whole text reads" : "the ranges lose rows", NULL);
+    if (!whole && !failed)
+        fail("the whole text fails but every range reads", NULL);
+    ldr_arena_fini(&ar);
+    ldr_free(r);
 }
 
 static bool cells_equal(const ldr_col *a, const ldr_col *b, size_t i, ldr_arena *ar)
@@ -263,6 +327,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ldr_err err;
     ldr_err_clear(&err);
     ldr_code rc = ldr_csv_read_mem(NAME, text, len, &plain, &names, &err);
+    check_ranges(text, len, &plain, rc == LDR_OK ? names : NULL, data[1]);
     if (rc != LDR_OK) {
         check_error(rc, &err);
         return 0;

@@ -869,6 +869,30 @@ static bool split_mem(const char *data, size_t len, const ldr_csv_read_opts *o, 
     return true;
 }
 
+/* The ranges of b (one "everything" range unless split) into *out, *n; finishes b. */
+static void ranges_out(ldr_buf *b, bool split, ldr_csv_range **out, size_t *n)
+{
+    if (!split) {
+        ldr_buf_reset(b);
+        ranges_add(b, 0, 0, 1); /* end 0: everything */
+    }
+    *n = b->len / sizeof(ldr_csv_range);
+    *out = ldr_xmalloc(b->len);
+    memcpy(*out, b->ptr, b->len);
+    ldr_buf_fini(b);
+}
+
+void ldr_csv_split_mem(const char *data, size_t len, const ldr_csv_read_opts *opts,
+                       size_t target_bytes, ldr_csv_range **out, size_t *n)
+{
+    ldr_csv_read_opts o = effective_opts(opts);
+    ldr_buf b;
+    ldr_buf_init(&b, SIZE_MAX / 2);
+    bool split = data && target_bytes && len >= 2 * target_bytes &&
+                 split_mem(data, len, &o, target_bytes, &b);
+    ranges_out(&b, split, out, n);
+}
+
 ldr_code ldr_csv_split_file(const char *path, const ldr_csv_read_opts *opts, size_t target_bytes,
                             ldr_csv_range **out, size_t *n, ldr_err *err)
 {
@@ -897,13 +921,6 @@ ldr_code ldr_csv_split_file(const char *path, const ldr_csv_read_opts *opts, siz
         }
     }
     close(fd);
-    if (!split) {
-        ldr_buf_reset(&b);
-        ranges_add(&b, 0, 0, 1); /* end 0: everything */
-    }
-    *n = b.len / sizeof(ldr_csv_range);
-    *out = ldr_xmalloc(b.len);
-    memcpy(*out, b.ptr, b.len);
-    ldr_buf_fini(&b);
+    ranges_out(&b, split, out, n);
     return LDR_OK;
 }

@@ -87,6 +87,11 @@ LDR_MUST_USE ldr_code ldr_csv_split_file(const char *path, const ldr_csv_read_op
                                          size_t target_bytes, ldr_csv_range **out, size_t *n,
                                          ldr_err *err);
 
+/** ldr_csv_split_file of the text data[0..len): the ranges for ldr_csv_read_mem. Cannot
+ * fail; *out: caller frees with ldr_free; *n >= 1. */
+void ldr_csv_split_mem(const char *data, size_t len, const ldr_csv_read_opts *opts,
+                       size_t target_bytes, ldr_csv_range **out, size_t *n);
+
 /** No schema (every column), infer = true, all_columns = false (so a schema set later reads
  * just its columns), ',' and the default limits. */
 ldr_csv_read_opts ldr_csv_read_opts_default(void);
