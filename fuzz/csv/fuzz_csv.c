@@ -143,14 +143,7 @@ static void check_ranges(const char *text, size_t len, const ldr_csv_read_opts *
 
 static bool cells_equal(const ldr_col *a, const ldr_col *b, size_t i, ldr_arena *ar)
 {
-    ldr_value va, vb;
-    ldr_col_get(a, i, ar, &va);
-    ldr_col_get(b, i, ar, &vb);
-    if (a->type == LDR_TYPE_STRING || a->type == LDR_TYPE_BYTES) {
-        va.is_null = va.is_null || va.u.str.len == 0;
-        vb.is_null = vb.is_null || vb.u.str.len == 0;
-    }
-    return ldr_value_eq(&va, &vb);
+    return cells_equal_at(a, i, b, i, ar);
 }
 
 /* Writes to a heap buffer through open_memstream; caller frees with free(). */

@@ -460,7 +460,8 @@ static ldr_code collect_writes(rds_store *s, cmdb *cb, ldr_redis_cmd *cmds, size
  * two rounds on one connection:
  *   1. WATCH the write epochs of the chunk's shards (shard_of: 1 or 2 epochs, since a
  *      batch is put in shard order first), then HMGET `_ts:<view>`/`_created_ts:<view>`
- *      of each row;
+ *      of each row -- or, while the keys met are new, one EXISTS of the chunk's keys
+ *      (0: every row is written without a read; else the HMGETs follow, still watched);
  *   2. the newer-wins decision in the client (as WRITE_LUA's, to the nanosecond), then
  *      MULTI, an HSET (+ HDEL of a stale created field, + EXPIRE) per newer row, an INCR
  *      of each of the chunk's epochs, EXEC; only UNWATCH when no row is newer.
@@ -470,8 +471,10 @@ static ldr_code collect_writes(rds_store *s, cmdb *cb, ldr_redis_cmd *cmds, size
  * watching its keys themselves (UNWATCH first: the next chunk's WATCH may be pending), so
  * that only a write to one of them aborts it again, TX_TRIES times in all, and is then
  * written by the per-row scripts. With `concurrent_writers: any` every chunk watches its
- * keys, which also catches writers that are not Larder (Feast) -- at a cost: WATCH
- * makes Redis spend 1.2-1.5x the CPU per row (BENCHMARKS.md), epochs 1.0-1.1x.
+ * keys, which also catches writers that are not Larder (Feast) -- at a cost: Redis's
+ * instructions per row are 1.38x the bare HSETs' with keyed WATCH, 1.11x with epochs
+ * (BENCHMARKS.md). `concurrent_writers: none` sends round 1 without WATCH and round 2
+ * as the writes alone (Feast's unguarded protocol, 1.03x).
  * Round 2 of a chunk goes in one pipeline with round 1 of the next: one round trip per
  * chunk. The writer threads of one process would abort each other through the shared
  * epochs, so chunks are picked out of order to avoid shards another thread of the
@@ -485,9 +488,9 @@ static ldr_code collect_writes(rds_store *s, cmdb *cb, ldr_redis_cmd *cmds, size
 
 #define TX_TRIES     3
 /* Rows per transaction. A keyed WATCH scans the client's list of watched keys for each
- * key it adds (O(n^2) per chunk: 0.5 us per row at 32 keys, 0.8 at 64, 2.9 at 256), and
- * with epochs, bigger chunks measured no better (Redis's CPU per row rose at 256 and 1024:
- * larger MULTI queues). */
+ * key it adds (O(n^2) per chunk: 0.5 us per row at 32 keys, 0.8 at 64, 2.9 at 256); with
+ * epochs, 128-256 rows measured the same as 64 within the noise, and a small chunk
+ * aborts less often under concurrent writers. */
 #define TX_CHUNK     64
 #define TX_LOOKAHEAD 64 /* chunks tx_pick looks through for one of free shards */
 #define TX_REPROBE   16 /* after keys were found, chunks before EXISTS is tried again */
