@@ -73,6 +73,48 @@ static inline void ldr__online_le64(uint8_t *b, uint64_t v)
         b[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* Protobuf-style varints (the row codec's and the Redis Values'): v into b (at most 10
+ * bytes), returning the count. */
+static inline size_t ldr__online_varint_put(uint8_t *b, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        b[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b[n++] = (uint8_t)v;
+    return n;
+}
+
+static inline size_t ldr__online_varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Reads a varint of at most 10 bytes; false on truncation or a value past 64 bits. */
+static inline bool ldr__online_rd_varint(ldr__online_rd *r, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        if (ldr__online_rd_left(r) == 0)
+            return false;
+        uint8_t b = r->p[r->pos++];
+        if (i == 9 && b > 1)
+            return false;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Drops what was appended to b after its length was `len` (error paths keep a buffer's
  * previous content). */
 static inline void ldr__online_buf_truncate(ldr_buf *b, size_t len)

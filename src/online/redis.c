@@ -341,9 +341,10 @@ typedef struct epochs {
     size_t len[EPOCH_SHARDS];
 } epochs;
 
-static unsigned shard_of(const void *key, size_t len)
+/* The shard of a key from its ldr_hash_bytes. */
+static unsigned shard_of(uint64_t hash)
 {
-    return (unsigned)(ldr_hash_bytes(key, len) >> 58); /* 64 = 2^6 shards */
+    return (unsigned)(hash >> 58); /* 64 = 2^6 shards */
 }
 
 static void epoch_arg(epochs *e, unsigned shard, cmdb *c)
@@ -357,9 +358,9 @@ static void epoch_arg(epochs *e, unsigned shard, cmdb *c)
 
 /* Builds the EVALSHA command of every row (validating and encoding all of them first,
  * so a bad value fails the batch before anything is sent). ep: the project's write
- * epochs (standalone; shard[i] gets row i's shard), or NULL (cluster). */
+ * epochs (standalone; hash[i] gets the ldr_hash_bytes of row i's key), or NULL (cluster). */
 static ldr_code build_writes(rds_store *s, const ldr_online_view *v, const ldr_online_row *rows,
-                             size_t n, epochs *ep, uint8_t *shard, ldr_arena *a, cmdb *cb,
+                             size_t n, epochs *ep, uint64_t *hash, ldr_arena *a, cmdb *cb,
                              ldr_redis_cmd *cmds, ldr_err *err)
 {
     const char **fields = ldr_arena_calloc(a, v->n_features + 1, sizeof *fields);
@@ -392,8 +393,8 @@ static ldr_code build_writes(rds_store *s, const ldr_online_view *v, const ldr_o
         cmd_str(cp, "2");
         cmd_arg(cp, key, kl);
         if (ep) {
-            shard[i] = (uint8_t)shard_of(key, kl);
-            epoch_arg(ep, shard[i], cp);
+            hash[i] = ldr_hash_bytes(key, kl);
+            epoch_arg(ep, shard_of(hash[i]), cp);
         } else {
             cmd_arg(cp, key, kl);
         }
@@ -508,8 +509,9 @@ void ldr__online_redis_set_tx_hook(void *self, ldr__online_redis_tx_hook fn, voi
     s->tx_hook_arg = arg;
 }
 
-/* True when two rows of the batch share a key. */
-static bool has_duplicate_keys(const ldr_redis_cmd *cmds, size_t n, ldr_arena *a)
+/* True when two rows of the batch share a key (hash[i]: row i's key's ldr_hash_bytes). */
+static bool has_duplicate_keys(const ldr_redis_cmd *cmds, const uint64_t *hash, size_t n,
+                               ldr_arena *a)
 {
     size_t cap = 16;
     while (cap < 2 * n)
@@ -517,7 +519,7 @@ static bool has_duplicate_keys(const ldr_redis_cmd *cmds, size_t n, ldr_arena *a
     uint32_t *slot = ldr_arena_calloc(a, cap, sizeof *slot); /* row + 1 */
     for (size_t i = 0; i < n; i++) {
         const ldr_redis_cmd *c = &cmds[i];
-        size_t h = (size_t)ldr_hash_bytes(c->key, c->key_len) & (cap - 1);
+        size_t h = (size_t)hash[i] & (cap - 1);
         for (; slot[h]; h = (h + 1) & (cap - 1)) {
             const ldr_redis_cmd *o = &cmds[slot[h] - 1];
             if (o->key_len == c->key_len && !memcmp(o->key, c->key, c->key_len))
@@ -666,18 +668,17 @@ static size_t tx_watch_cmds(txrun *t, const txchunk *ck, bool unwatch, bool keye
     size_t n = ck->m, k = 0;
     if (unwatch)
         out[k++] = (ldr_redis_cmd){1, unwatch_argv, unwatch_len, cmds[0].key, cmds[0].key_len};
-    if (t->s->writers == LDR_WRITERS_NONE)
-        goto read;
-    cmdb w;
-    cmd_init(&w, (keyed ? n : EPOCH_SHARDS) + 1, a);
-    cmd_str(&w, "WATCH");
-    if (keyed)
-        for (size_t i = 0; i < n; i++)
-            cmd_arg(&w, cmds[i].key, cmds[i].key_len);
-    else
-        epoch_args(t->ep, ck->mask, &w);
-    out[k++] = cmd_done(&w, cmds[0].key, cmds[0].key_len);
-read:
+    if (t->s->writers != LDR_WRITERS_NONE) { /* none: no WATCH */
+        cmdb w;
+        cmd_init(&w, (keyed ? n : EPOCH_SHARDS) + 1, a);
+        cmd_str(&w, "WATCH");
+        if (keyed)
+            for (size_t i = 0; i < n; i++)
+                cmd_arg(&w, cmds[i].key, cmds[i].key_len);
+        else
+            epoch_args(t->ep, ck->mask, &w);
+        out[k++] = cmd_done(&w, cmds[0].key, cmds[0].key_len);
+    }
     if (!probe)
         return k + tx_read_cmds(t, ck, a, out + k);
     cmdb e;
@@ -912,15 +913,15 @@ static ldr_code tx_step(txrun *t, ldr_arena *a, ldr_err *err)
 
 /* Puts the batch in shard order (a counting sort) and cuts it into chunks. */
 static void tx_plan(txrun *t, const ldr_redis_cmd *cmds, const cmdb *cb, const ldr_online_row *rows,
-                    const uint8_t *shard, size_t n)
+                    const uint64_t *hash, size_t n)
 {
     size_t start[EPOCH_SHARDS + 1] = {0};
     for (size_t i = 0; i < n; i++)
-        start[shard[i] + 1]++;
+        start[shard_of(hash[i]) + 1]++;
     for (size_t b = 0; b < EPOCH_SHARDS; b++)
         start[b + 1] += start[b];
     for (size_t i = 0; i < n; i++) {
-        size_t j = start[shard[i]]++;
+        size_t j = start[shard_of(hash[i])]++;
         t->cmds[j] = cmds[i];
         t->cb[j] = cb[i];
         t->rows[j] = rows[i];
@@ -933,13 +934,13 @@ static void tx_plan(txrun *t, const ldr_redis_cmd *cmds, const cmdb *cb, const l
         ck->off = c * TX_CHUNK;
         ck->m = n - ck->off < TX_CHUNK ? n - ck->off : TX_CHUNK;
         for (size_t j = ck->off; j < ck->off + ck->m; j++)
-            ck->mask |= (uint64_t)1 << shard[t->orig[j]];
+            ck->mask |= (uint64_t)1 << shard_of(hash[t->orig[j]]);
     }
 }
 
 /* Writes a batch of distinct keys in transactions of up to TX_CHUNK rows (standalone);
- * shard[i] is row i's shard. */
-static ldr_code tx_write(rds_store *s, epochs *ep, const uint8_t *shard, const ldr_redis_cmd *cmds,
+ * hash[i] is the ldr_hash_bytes of row i's key. */
+static ldr_code tx_write(rds_store *s, epochs *ep, const uint64_t *hash, const ldr_redis_cmd *cmds,
                          const cmdb *cb, const ldr_online_row *rows, size_t n, size_t *written,
                          ldr_err *err)
 {
@@ -948,7 +949,7 @@ static ldr_code tx_write(rds_store *s, epochs *ep, const uint8_t *shard, const l
     t.cb = ldr_xcalloc(n, sizeof *t.cb);
     t.rows = ldr_xcalloc(n, sizeof *t.rows);
     t.orig = ldr_xcalloc(n, sizeof *t.orig);
-    tx_plan(&t, cmds, cb, rows, shard, n);
+    tx_plan(&t, cmds, cb, rows, hash, n);
     size_t cap = 4 * TX_CHUNK + EPOCH_SHARDS + 4; /* round 2 + the next round 1, at most */
     t.rd = ldr_xcalloc(TX_CHUNK + 2, sizeof *t.rd);
     t.rep = ldr_xcalloc(cap, sizeof *t.rep);
@@ -990,11 +991,11 @@ static ldr_code rds_write(void *self, const ldr_online_view *v, const ldr_online
     ldr_redis_cmd *cmds = ldr_xcalloc(n + 1, sizeof *cmds);
     cmdb *cb = ldr_xcalloc(n + 1, sizeof *cb);
     epochs ep = {.project = v->project, .a = &a};
-    uint8_t *shard = ldr_arena_alloc(&a, n + 1);
+    uint64_t *hash = ldr_arena_calloc(&a, n + 1, sizeof *hash);
     size_t written = 0;
-    ldr_code rc = build_writes(s, v, rows, n, s->cluster ? NULL : &ep, shard, &a, cb, cmds, err);
-    if (rc == LDR_OK && n && !s->cluster && !has_duplicate_keys(cmds, n, &a))
-        rc = tx_write(s, &ep, shard, cmds, cb, rows, n, &written, err);
+    ldr_code rc = build_writes(s, v, rows, n, s->cluster ? NULL : &ep, hash, &a, cb, cmds, err);
+    if (rc == LDR_OK && n && !s->cluster && !has_duplicate_keys(cmds, hash, n, &a))
+        rc = tx_write(s, &ep, hash, cmds, cb, rows, n, &written, err);
     else if (rc == LDR_OK)
         rc = script_write(s, cb, cmds, n, &written, err);
     *n_written = written;

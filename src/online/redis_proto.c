@@ -30,31 +30,10 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 /* ---- Wire helpers ------------------------------------------------------------------------ */
 
-static size_t varint_put(uint8_t *b, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        b[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    b[n++] = (uint8_t)v;
-    return n;
-}
-
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
 static ldr_code put_varint(ldr_buf *out, uint64_t v, ldr_err *err)
 {
     uint8_t b[10];
-    return ldr_buf_append(out, b, varint_put(b, v), err);
+    return ldr_buf_append(out, b, ldr__online_varint_put(b, v), err);
 }
 
 static ldr_code put_tag(ldr_buf *out, unsigned field, unsigned wt, ldr_err *err)
@@ -98,29 +77,10 @@ static ldr_code corrupt(const pbdec *d, const char *what)
     return ldr_err_setf(d->err, LDR_ECORRUPT, "protobuf: %s at byte %zu", what, d->base + d->r.pos);
 }
 
-/* A varint of at most 10 bytes whose value fits 64 bits. */
-static bool get_varint(ldr__online_rd *r, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < 10; i++) {
-        if (ldr__online_rd_left(r) == 0)
-            return false;
-        uint8_t b = r->p[r->pos++];
-        if (i == 9 && b > 1)
-            return false;
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (b < 0x80) {
-            *out = v;
-            return true;
-        }
-    }
-    return false;
-}
-
 static ldr_code get_key(pbdec *d, unsigned *field, unsigned *wt)
 {
     uint64_t k;
-    if (!get_varint(&d->r, &k))
+    if (!ldr__online_rd_varint(&d->r, &k))
         return corrupt(d, "truncated or overlong field key");
     if ((k >> 3) == 0 || (k >> 3) > 536870911u)
         return corrupt(d, "invalid field number");
@@ -133,7 +93,7 @@ static ldr_code get_key(pbdec *d, unsigned *field, unsigned *wt)
 static ldr_code get_len(pbdec *d, const uint8_t **p, size_t *len)
 {
     uint64_t n;
-    if (!get_varint(&d->r, &n) || n > ldr__online_rd_left(&d->r))
+    if (!ldr__online_rd_varint(&d->r, &n) || n > ldr__online_rd_left(&d->r))
         return corrupt(d, "truncated length-delimited field");
     *len = (size_t)n;
     return ldr__online_rd_bytes(&d->r, *len, p) ? LDR_OK : corrupt(d, "truncated field");
@@ -146,7 +106,7 @@ static ldr_code skip_field(pbdec *d, unsigned wt)
     size_t len;
     switch (wt) {
     case WT_VARINT:
-        return get_varint(&d->r, &v) ? LDR_OK : corrupt(d, "truncated varint");
+        return ldr__online_rd_varint(&d->r, &v) ? LDR_OK : corrupt(d, "truncated varint");
     case WT_I64:
         return ldr__online_rd_bytes(&d->r, 8, &p) ? LDR_OK : corrupt(d, "truncated fixed64");
     case WT_I32:
@@ -182,7 +142,7 @@ ldr_code ldr_online_pb_ts_decode_exact(const void *data, size_t len, ldr_ts *out
                 return rc;
             continue;
         }
-        if (!get_varint(&d.r, &v))
+        if (!ldr__online_rd_varint(&d.r, &v))
             return corrupt(&d, "truncated Timestamp varint");
         if (field == 1)
             s = (int64_t)v;
@@ -271,12 +231,7 @@ size_t ldr_online_pb_scalar_encode(const ldr_value *v, uint8_t out[LDR_ONLINE_PB
         return 1 + fixed_width(v->type);
     }
     out[0] = (uint8_t)(field << 3 | WT_VARINT);
-    size_t n = 1;
-    for (uint64_t x = elem_varint(v);; x >>= 7) {
-        out[n++] = (uint8_t)(x < 0x80 ? x : (x & 0x7F) | 0x80);
-        if (x < 0x80)
-            return n;
-    }
+    return 1 + ldr__online_varint_put(out + 1, elem_varint(v));
 }
 
 /* Checks a list's elements: of the element type, and null only in timestamp lists. */
@@ -305,14 +260,15 @@ static size_t list_body_len(const ldr_value *v, ldr_type elem, size_t *packed_le
     for (size_t i = 0; i < v->u.list.n; i++) {
         const ldr_value *e = &v->u.list.items[i];
         if (elem == LDR_TYPE_STRING || elem == LDR_TYPE_BYTES)
-            n += 1 + varint_len(e->u.str.len) + e->u.str.len;
+            n += 1 + ldr__online_varint_len(e->u.str.len) + e->u.str.len;
         else if (fixed_width(elem))
             *packed_len += fixed_width(elem);
         else
-            *packed_len += varint_len(elem_varint(e));
+            *packed_len += ldr__online_varint_len(elem_varint(e));
     }
     if (*packed_len)
-        n = 1 + varint_len(*packed_len) + *packed_len; /* packing omits an empty field */
+        n = 1 + ldr__online_varint_len(*packed_len) +
+            *packed_len; /* packing omits an empty field */
     return n;
 }
 
@@ -339,7 +295,7 @@ static ldr_code put_list(ldr_buf *out, const ldr_value *v, ldr_err *err)
         } else {
             ldr_value tmp = *e;
             tmp.type = elem; /* a null timestamp element carries no type */
-            rc = ldr_buf_append(out, b, varint_put(b, elem_varint(&tmp)), err);
+            rc = ldr_buf_append(out, b, ldr__online_varint_put(b, elem_varint(&tmp)), err);
         }
     }
     return rc;
@@ -427,7 +383,7 @@ static ldr_code get_scalar(pbdec *d, ldr_type t, ldr_value *out)
     default:
         break;
     }
-    if (!get_varint(&d->r, &v))
+    if (!ldr__online_rd_varint(&d->r, &v))
         return corrupt(d, "truncated varint");
     if (t == LDR_TYPE_INT32)
         out->u.i32 = (int32_t)(uint32_t)v; /* protobuf int32: the low 32 bits */

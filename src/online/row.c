@@ -29,23 +29,7 @@
 static ldr_code put_uvarint(ldr_buf *out, uint64_t v, ldr_err *err)
 {
     uint8_t b[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        b[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    b[n++] = (uint8_t)v;
-    return ldr_buf_append(out, b, n, err);
-}
-
-static size_t uvarint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
+    return ldr_buf_append(out, b, ldr__online_varint_put(b, v), err);
 }
 
 static uint64_t zigzag(int64_t x)
@@ -56,25 +40,6 @@ static uint64_t zigzag(int64_t x)
 static int64_t unzigzag(uint64_t u)
 {
     return (u & 1) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
-}
-
-/* Reads a uvarint of at most 10 bytes; false on truncation or a value past 64 bits. */
-static bool get_uvarint(ldr__online_rd *r, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (ldr__online_rd_left(r) == 0)
-            return false;
-        uint8_t b = r->p[r->pos++];
-        if (shift == 63 && b > 1)
-            return false;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return true;
-        }
-    }
-    return false;
 }
 
 /* ---- Encoding -------------------------------------------------------------------------- */
@@ -89,11 +54,11 @@ static size_t scalar_len(const ldr_value *v)
 {
     switch (v->type) {
     case LDR_TYPE_INT32:
-        return uvarint_len(zigzag(v->u.i32));
+        return ldr__online_varint_len(zigzag(v->u.i32));
     case LDR_TYPE_INT64:
-        return uvarint_len(zigzag(v->u.i64));
+        return ldr__online_varint_len(zigzag(v->u.i64));
     case LDR_TYPE_UNIX_TIMESTAMP:
-        return uvarint_len(zigzag(v->u.ts));
+        return ldr__online_varint_len(zigzag(v->u.ts));
     case LDR_TYPE_FLOAT32:
         return 4;
     case LDR_TYPE_FLOAT64:
@@ -101,7 +66,7 @@ static size_t scalar_len(const ldr_value *v)
     case LDR_TYPE_BOOL:
         return 1;
     default: /* String, Bytes */
-        return uvarint_len(v->u.str.len) + v->u.str.len;
+        return ldr__online_varint_len(v->u.str.len) + v->u.str.len;
     }
 }
 
@@ -149,7 +114,8 @@ static bool list_has_nulls(const ldr_value *v)
 static size_t list_body_len(const ldr_value *v, bool has_nulls)
 {
     size_t n = v->u.list.n;
-    size_t len = uvarint_len((uint64_t)n << 1 | has_nulls) + (has_nulls ? (n + 7) / 8 : 0);
+    size_t len =
+        ldr__online_varint_len((uint64_t)n << 1 | has_nulls) + (has_nulls ? (n + 7) / 8 : 0);
     for (size_t i = 0; i < n; i++) {
         if (!v->u.list.items[i].is_null)
             len += scalar_len(&v->u.list.items[i]);
@@ -176,7 +142,7 @@ static ldr_code put_list(ldr_buf *out, const ldr_value *v, ldr_err *err)
         if (!v->u.list.items[i].is_null)
             rc = put_scalar(out, &v->u.list.items[i], err);
     }
-    LDR_ASSERT(rc != LDR_OK || out->len - start == uvarint_len(body) + body);
+    LDR_ASSERT(rc != LDR_OK || out->len - start == ldr__online_varint_len(body) + body);
     return rc;
 }
 
@@ -315,7 +281,7 @@ static ldr_code corrupt(const dec *d, const char *what)
 static ldr_code get_varint_i64(dec *d, int64_t *out)
 {
     uint64_t u;
-    if (!get_uvarint(&d->r, &u))
+    if (!ldr__online_rd_varint(&d->r, &u))
         return corrupt(d, "truncated or overlong varint");
     *out = unzigzag(u);
     return LDR_OK;
@@ -325,7 +291,7 @@ static ldr_code get_string(dec *d, ldr_value *out)
 {
     uint64_t len;
     const uint8_t *p;
-    if (!get_uvarint(&d->r, &len) || len > ldr__online_rd_left(&d->r))
+    if (!ldr__online_rd_varint(&d->r, &len) || len > ldr__online_rd_left(&d->r))
         return corrupt(d, "truncated string");
     (void)ldr__online_rd_bytes(&d->r, (size_t)len, &p);
     out->u.str.ptr = ldr_arena_strndup(d->a, (const char *)p, (size_t)len);
@@ -460,7 +426,7 @@ static ldr_code get_list_body(dec *d, ldr_type t, size_t body_len, ldr_value *ou
     dec sub = *d;
     sub.r.len = end; /* the body is a window of the row: offsets stay row offsets */
     uint64_t head;
-    if (!get_uvarint(&sub.r, &head))
+    if (!ldr__online_rd_varint(&sub.r, &head))
         return corrupt(&sub, "truncated list header");
     uint64_t n = head >> 1;
     bool has_nulls = head & 1;
@@ -492,7 +458,7 @@ static ldr_code get_list_body(dec *d, ldr_type t, size_t body_len, ldr_value *ou
 static ldr_code get_list_len(dec *d, size_t *out)
 {
     uint64_t len;
-    if (!get_uvarint(&d->r, &len) || len > ldr__online_rd_left(&d->r))
+    if (!ldr__online_rd_varint(&d->r, &len) || len > ldr__online_rd_left(&d->r))
         return corrupt(d, "truncated list");
     *out = (size_t)len;
     return LDR_OK;
@@ -532,7 +498,7 @@ static ldr_code skip_payload(dec *d, ldr_type tag)
     case LDR_TYPE_STRING:
     case LDR_TYPE_BYTES: {
         uint64_t n;
-        if (!get_uvarint(&d->r, &n) || n > ldr__online_rd_left(&d->r))
+        if (!ldr__online_rd_varint(&d->r, &n) || n > ldr__online_rd_left(&d->r))
             return corrupt(d, "truncated string");
         len = (size_t)n;
         break;
@@ -556,7 +522,7 @@ static ldr_code get_header(dec *d, size_t *count)
         return ldr_err_setf(d->err, LDR_ECORRUPT, "online row: unknown format version %u",
                             (unsigned)*v);
     uint64_t n;
-    if (!get_uvarint(&d->r, &n) || n > ldr__online_rd_left(&d->r) / ENTRY_MIN_LEN)
+    if (!ldr__online_rd_varint(&d->r, &n) || n > ldr__online_rd_left(&d->r) / ENTRY_MIN_LEN)
         return corrupt(d, "entry count larger than the row");
     *count = (size_t)n;
     return LDR_OK;
